@@ -1,0 +1,13 @@
+//! The domain: accounts, credentials, tokens and their rules. No I/O and no transport types;
+//! everything above builds on it.
+
+pub mod clock;
+pub mod credentials;
+pub mod error;
+pub mod ids;
+pub mod password;
+pub mod random;
+pub mod session;
+pub mod token;
+
+pub use error::{Error, Reason, Result};
