@@ -15,6 +15,7 @@ pub enum Reason {
     AccountBanned,
     StatusIllegal,
     NotFound,
+    MethodNotAllowed,
     Conflict,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -51,6 +52,7 @@ impl Reason {
             Reason::AccountBanned => ("ACCOUNT_BANNED", 403, PERMISSION_DENIED),
             Reason::StatusIllegal => ("STATUS_ILLEGAL", 403, PERMISSION_DENIED),
             Reason::NotFound => ("NOT_FOUND", 404, NOT_FOUND),
+            Reason::MethodNotAllowed => ("METHOD_NOT_ALLOWED", 405, UNIMPLEMENTED),
             Reason::Conflict => ("CONFLICT", 409, ALREADY_EXISTS),
             Reason::PayloadTooLarge => ("PARAM_INVALID", 413, INVALID_ARGUMENT),
             Reason::UnsupportedMediaType => ("PARAM_INVALID", 415, INVALID_ARGUMENT),
@@ -139,6 +141,17 @@ impl Error {
         Error { detail: Some(detail.into()), ..Self::new(Reason::Internal, "internal error") }
     }
 
+    /// Logs a failed request once, where it is answered: server-side failures with their
+    /// detail, client errors briefly. Messages and details never hold request secrets.
+    pub fn log(&self) {
+        let detail = self.detail.as_deref().unwrap_or("");
+        match self.reason {
+            Reason::Internal => tracing::error!(reason = self.reason.code(), detail, "request failed"),
+            Reason::Unavailable => tracing::warn!(reason = self.reason.code(), detail, "request shed"),
+            _ => tracing::debug!(reason = self.reason.code(), message = %self.message, "request refused"),
+        }
+    }
+
     /// True for failures of the server rather than of the request.
     pub fn is_server_side(&self) -> bool {
         self.reason.http_status() >= 500
@@ -162,6 +175,7 @@ mod tests {
             (Reason::AccountBanned, "ACCOUNT_BANNED", 403, 7),
             (Reason::StatusIllegal, "STATUS_ILLEGAL", 403, 7),
             (Reason::NotFound, "NOT_FOUND", 404, 5),
+            (Reason::MethodNotAllowed, "METHOD_NOT_ALLOWED", 405, 12),
             (Reason::Conflict, "CONFLICT", 409, 6),
             (Reason::PayloadTooLarge, "PARAM_INVALID", 413, 3),
             (Reason::UnsupportedMediaType, "PARAM_INVALID", 415, 3),

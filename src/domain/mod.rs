@@ -2,6 +2,7 @@
 //! everything above builds on it.
 
 pub mod clock;
+pub mod color;
 pub mod credentials;
 pub mod error;
 pub mod ids;

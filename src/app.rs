@@ -1,0 +1,231 @@
+//! Assembly: binds the four listeners, opens the store, starts the hash pool, the actor shards
+//! (on an actix system thread), the HTTP servers (actix-web) and the gRPC servers (tonic, on the
+//! caller's tokio runtime), and takes them down again in order.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use anyhow::{Context, anyhow};
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::actors::SessionDeps;
+use crate::actors::hasher::HashPool;
+use crate::actors::shards::Shards;
+use crate::config::{Config, Keys};
+use crate::domain::clock::Clock;
+use crate::domain::credentials::SecretHasher;
+use crate::domain::ids::AccountIdCodec;
+use crate::domain::password::{HashParams, PasswordHashing};
+use crate::domain::session::SessionPolicy;
+use crate::domain::token::TokenSealer;
+use crate::grpc::{self, GrpcParts};
+use crate::http::{self, HttpParts, body::Limits};
+use crate::service::{Parts, Service};
+use crate::store::{self, Store};
+use crate::telemetry::Metrics;
+
+/// A running service and the addresses it listens on.
+pub struct Running {
+    pub http_external: SocketAddr,
+    pub grpc_external: SocketAddr,
+    pub http_internal: SocketAddr,
+    pub grpc_internal: SocketAddr,
+    pub metrics: Arc<Metrics>,
+    http: Vec<ServerHandle>,
+    grpc: Vec<JoinHandle<()>>,
+    stop_grpc: watch::Sender<bool>,
+    actix: Option<std::thread::JoinHandle<()>>,
+    store: Arc<dyn Store>,
+    grace: Duration,
+}
+
+struct Listeners {
+    http_external: TcpListener,
+    grpc_external: TcpListener,
+    http_internal: TcpListener,
+    grpc_internal: TcpListener,
+}
+
+fn bind(key: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    let listener = TcpListener::bind(addr).with_context(|| format!("{key}: cannot listen on {addr}"))?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+impl Listeners {
+    fn bind(config: &Config) -> anyhow::Result<Self> {
+        let s = &config.server;
+        Ok(Listeners {
+            http_external: bind("server.http_external", s.http_external)?,
+            grpc_external: bind("server.grpc_external", s.grpc_external)?,
+            http_internal: bind("server.http_internal", s.http_internal)?,
+            grpc_internal: bind("server.grpc_internal", s.grpc_internal)?,
+        })
+    }
+}
+
+/// Starts everything. Must be awaited on a multi-threaded tokio runtime, which then carries
+/// the gRPC servers and the store's connections.
+pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
+    let (keys, warnings) = config.keys()?;
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+    let listeners = Listeners::bind(config)?;
+    let s = &config.store;
+    let store = store::open(&s.url, s.max_connections, s.acquire_timeout_ms)
+        .await
+        .context("store.url: cannot open the store")?;
+    let metrics = Arc::new(Metrics::new());
+    let parts = service_parts(config, &keys, store.clone(), clock, metrics.clone())?;
+    let addrs = [
+        listeners.http_external.local_addr()?,
+        listeners.grpc_external.local_addr()?,
+        listeners.http_internal.local_addr()?,
+        listeners.grpc_internal.local_addr()?,
+    ];
+    let grpc_external = tokio::net::TcpListener::from_std(listeners.grpc_external.try_clone()?)?;
+    let grpc_internal = tokio::net::TcpListener::from_std(listeners.grpc_internal.try_clone()?)?;
+    let (service, http, actix) = start_actix(config, parts, metrics.clone(), listeners).await?;
+
+    let (stop_grpc, stopped) = watch::channel(false);
+    let grpc_parts = GrpcParts { service, metrics: metrics.clone(), message_limit: config.server.body_limit };
+    let external = grpc::serve_external(grpc_parts, grpc_external, wait(stopped.clone()));
+    let internal = grpc::serve_internal(grpc_internal, wait(stopped));
+    let grpc = vec![spawn_server("grpc_external", external), spawn_server("grpc_internal", internal)];
+    Ok(Running {
+        http_external: addrs[0],
+        grpc_external: addrs[1],
+        http_internal: addrs[2],
+        grpc_internal: addrs[3],
+        metrics,
+        http,
+        grpc,
+        stop_grpc,
+        actix: Some(actix),
+        store,
+        grace: Duration::from_secs(config.server.shutdown_grace_secs),
+    })
+}
+
+/// Everything the service needs except the actor shards, which must start inside actix.
+fn service_parts(
+    config: &Config,
+    keys: &Keys,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<(Arc<SessionDeps>, Arc<HashPool>, Arc<PasswordHashing>, AccountIdCodec)> {
+    let p = &config.password;
+    let params = HashParams { memory_kib: p.memory_kib, iterations: p.iterations, parallelism: p.parallelism };
+    let hashing = Arc::new(PasswordHashing::new(params).map_err(|e| anyhow!("password: {e}"))?);
+    let threads = if p.threads == 0 { Config::cores() } else { p.threads };
+    let max_wait = Duration::from_millis(p.max_wait_ms);
+    let hash_pool = Arc::new(HashPool::start(threads, p.queue, max_wait, metrics.clone())?);
+    let tokens = TokenSealer::new(&[&keys.token]).map_err(|e| anyhow!("secrets.token_key: {e}"))?;
+    let s = &config.session;
+    let deps = Arc::new(SessionDeps {
+        store,
+        secrets: SecretHasher::new(&keys.session),
+        policy: SessionPolicy {
+            idle_ms: (s.lifetime_secs * 1000) as i64,
+            absolute_ms: (s.absolute_secs * 1000) as i64,
+            grace_ms: (s.grace_secs * 1000) as i64,
+        },
+        tokens,
+        token_ttl_ms: (config.token.lifetime_secs * 1000) as i64,
+        zone: config.label.zone,
+        default_color: config.label.color.clone(),
+        clock,
+        metrics,
+    });
+    let a = &config.account;
+    let ids = AccountIdCodec::new(&a.id_salt, a.id_min_length).map_err(|e| anyhow!("account.id_salt: {e}"))?;
+    Ok((deps, hash_pool, hashing, ids))
+}
+
+type ActixStarted = (Service, Vec<ServerHandle>, std::thread::JoinHandle<()>);
+
+/// Runs the actor shards and the two HTTP servers on a dedicated actix system thread.
+async fn start_actix(
+    config: &Config,
+    (deps, hash_pool, hashing, ids): (Arc<SessionDeps>, Arc<HashPool>, Arc<PasswordHashing>, AccountIdCodec),
+    metrics: Arc<Metrics>,
+    listeners: Listeners,
+) -> anyhow::Result<ActixStarted> {
+    let cores = Config::cores();
+    let s = config.session.clone();
+    let shard_count = if s.shards == 0 { cores } else { s.shards };
+    let workers = if config.server.http_workers == 0 { cores } else { config.server.http_workers };
+    let limits = Limits { body: config.server.body_limit };
+    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+    let profile = config.label.profile;
+    let (ready_tx, ready_rx) = oneshot::channel::<anyhow::Result<(Service, Vec<ServerHandle>)>>();
+
+    let thread = std::thread::Builder::new().name("lares-actix".into()).spawn(move || {
+        let system = actix_rt::System::new();
+        system.block_on(async move {
+            let idle = Duration::from_secs(s.actor_idle_secs);
+            let timeout = Duration::from_millis(s.actor_timeout_ms);
+            let shards = Arc::new(Shards::start(shard_count, deps.clone(), idle, timeout));
+            let service = Service::new(Parts { deps, shards, hash_pool, hashing, ids, profile });
+            let parts = HttpParts { service: service.clone(), metrics, limits, workers, shutdown_grace: grace };
+            let servers = http::external(parts.clone(), listeners.http_external)
+                .and_then(|ext| Ok((ext, http::internal(parts, listeners.http_internal)?)));
+            let (external, internal) = match servers {
+                Ok(pair) => pair,
+                Err(err) => {
+                    let _ = ready_tx.send(Err(anyhow!("cannot start the HTTP servers: {err}")));
+                    service.stop_actors();
+                    return;
+                }
+            };
+            let handles = vec![external.handle(), internal.handle()];
+            let _ = ready_tx.send(Ok((service.clone(), handles)));
+            let (a, b) = futures_util::future::join(external, internal).await;
+            for err in [a.err(), b.err()].into_iter().flatten() {
+                tracing::error!(error = %err, "HTTP server failed");
+            }
+            service.stop_actors();
+        });
+    })?;
+    let (service, handles) = ready_rx.await.map_err(|_| anyhow!("the actix thread died at start"))??;
+    Ok((service, handles, thread))
+}
+
+fn spawn_server<F>(name: &'static str, server: F) -> JoinHandle<()>
+where
+    F: std::future::Future<Output = Result<(), tonic::transport::Error>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        if let Err(err) = server.await {
+            tracing::error!(server = name, error = %err, "gRPC server failed");
+        }
+    })
+}
+
+async fn wait(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight requests finish within the grace period, stops the
+    /// actors and closes the store. A drain that overruns the grace period is logged.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop_grpc.send(true);
+        let http = futures_util::future::join_all(self.http.iter().map(|h| h.stop(true)));
+        let grpc = futures_util::future::join_all(self.grpc.drain(..));
+        let drained = futures_util::future::join(http, grpc);
+        if tokio::time::timeout(self.grace + Duration::from_secs(1), drained).await.is_err() {
+            tracing::warn!(grace_secs = self.grace.as_secs(), "shutdown overran its grace period");
+        }
+        if let Some(actix) = self.actix.take() {
+            let _ = tokio::task::spawn_blocking(move || actix.join()).await;
+        }
+        self.store.close().await;
+        tracing::info!("stopped");
+    }
+}

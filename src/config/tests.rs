@@ -1,0 +1,110 @@
+use figment::Jail;
+
+use super::*;
+
+fn load_in(jail: &mut Jail, toml: Option<&str>) -> Result<Config, ConfigError> {
+    let file = toml.map(|text| {
+        jail.create_file("lares.toml", text).unwrap();
+        jail.directory().join("lares.toml")
+    });
+    Config::load(file.as_deref())
+}
+
+#[test]
+fn defaults_are_the_embedded_ones_and_valid() {
+    Jail::expect_with(|jail| {
+        let c = load_in(jail, None).unwrap();
+        assert_eq!(c.server.http_external.to_string(), "0.0.0.0:8001");
+        assert_eq!(c.server.grpc_internal.to_string(), "127.0.0.1:9101");
+        assert_eq!(c.store.url, "sqlite://data/lares.db");
+        assert_eq!(c.cache.url, "memory");
+        assert_eq!(c.label.profile, Profile::Dev);
+        assert_eq!(c.server.body_limit, 65536);
+        Ok(())
+    });
+}
+
+#[test]
+fn file_then_environment_override() {
+    Jail::expect_with(|jail| {
+        jail.set_env("LARES__SERVER__HTTP_EXTERNAL", "127.0.0.1:18001");
+        jail.set_env("LARES__LABEL__ZONE", "7");
+        let c = load_in(jail, Some("[server]\nhttp_external = \"127.0.0.1:1\"\n[label]\ncolor = \"blue\"\n"))
+            .unwrap();
+        assert_eq!(c.server.http_external.to_string(), "127.0.0.1:18001");
+        assert_eq!(c.label.color, "blue");
+        assert_eq!(c.label.zone, 7);
+        Ok(())
+    });
+}
+
+#[test]
+fn bad_values_name_their_key() {
+    Jail::expect_with(|jail| {
+        jail.set_env("LARES__SERVER__GRPC_EXTERNAL", "not-an-address");
+        let err = load_in(jail, None).unwrap_err().to_string();
+        assert!(err.contains("server.grpc_external"), "{err}");
+        Ok(())
+    });
+    Jail::expect_with(|jail| {
+        let err = load_in(jail, Some("[store]\nurl = \"mysql://x\"\n")).unwrap_err().to_string();
+        assert!(err.contains("store.url"), "{err}");
+        Ok(())
+    });
+    Jail::expect_with(|jail| {
+        let err = load_in(jail, Some("[server]\nbody_limt = 5\n")).unwrap_err().to_string();
+        assert!(err.contains("body_limt"), "{err}");
+        Ok(())
+    });
+    Jail::expect_with(|jail| {
+        jail.set_env("LARES__SESSION__ABSOLUTE_SECS", "61");
+        jail.set_env("LARES__SESSION__LIFETIME_SECS", "120");
+        let err = load_in(jail, None).unwrap_err().to_string();
+        assert!(err.contains("session.absolute_secs"), "{err}");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_missing_file_is_an_error() {
+    let err = Config::load(Some(Path::new("/nonexistent/lares.toml"))).unwrap_err();
+    assert!(err.to_string().contains("--config"));
+}
+
+#[test]
+fn dev_generates_missing_keys_and_prod_refuses_them() {
+    let mut config = Config::default();
+    let (keys, warnings) = config.keys().unwrap();
+    assert_eq!((keys.token.len(), keys.session.len(), keys.platform.len()), (32, 32, 32));
+    assert_eq!(warnings.len(), 3);
+    config.label.profile = Profile::Prod;
+    let err = config.keys().unwrap_err().to_string();
+    assert!(err.contains("secrets.token_key"), "{err}");
+}
+
+#[test]
+fn prod_refuses_samples_and_every_profile_refuses_wrong_sizes() {
+    let mut config = Config::default();
+    config.label.profile = Profile::Prod;
+    config.secrets.token_key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into();
+    config.secrets.session_key = STANDARD.encode([9u8; 32]);
+    config.secrets.platform_key = STANDARD.encode([8u8; 16]);
+    assert!(config.keys().unwrap_err().to_string().contains("sample"));
+    config.secrets.token_key = STANDARD.encode([7u8; 24]);
+    let (keys, warnings) = config.keys().unwrap();
+    assert_eq!(keys.token, vec![7u8; 24]);
+    assert!(warnings.is_empty());
+    config.label.profile = Profile::Dev;
+    config.secrets.session_key = STANDARD.encode([9u8; 31]);
+    let err = config.keys().unwrap_err().to_string();
+    assert!(err.contains("secrets.session_key") && err.contains("31 bytes"), "{err}");
+    config.secrets.session_key = "%%%".into();
+    assert!(config.keys().unwrap_err().to_string().contains("base64"));
+}
+
+#[test]
+fn secrets_never_appear_in_debug_output() {
+    let mut config = Config::default();
+    config.secrets.session_key = "c3VwZXItc2VjcmV0".into();
+    assert!(!format!("{config:?}").contains("c3VwZXItc2VjcmV0"));
+}

@@ -1,0 +1,112 @@
+//! The client API over gRPC (`lares.account.v1.AccountInterface`). Each method decodes, calls the
+//! one service operation, and maps the answer.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tonic::{Request, Response, Status};
+
+use super::status::to_status;
+use crate::domain::{Error, Result};
+use crate::proto::account as pb;
+use crate::proto::account::account_interface_server::AccountInterface;
+use crate::service::{RequestMeta, Service};
+use crate::telemetry::Metrics;
+
+pub struct AccountGrpc {
+    service: Service,
+    metrics: Arc<Metrics>,
+}
+
+impl AccountGrpc {
+    pub fn new(service: Service, metrics: Arc<Metrics>) -> Self {
+        AccountGrpc { service, metrics }
+    }
+
+    /// Runs one operation, records it, and maps its answer.
+    async fn call<T>(
+        &self,
+        method: &'static str,
+        work: impl Future<Output = Result<T>>,
+    ) -> std::result::Result<Response<T>, Status> {
+        let started = Instant::now();
+        let result = work.await;
+        let outcome = match &result {
+            Ok(_) => "OK".to_owned(),
+            Err(err) => format!("{:?}", tonic::Code::from_i32(err.reason.grpc_code())),
+        };
+        self.metrics.observe("grpc", method, "POST", outcome, started.elapsed().as_secs_f64());
+        result.map(Response::new).map_err(to_status)
+    }
+}
+
+fn meta<T>(req: &Request<T>) -> RequestMeta {
+    RequestMeta { ip: req.remote_addr().map(|a| a.ip()) }
+}
+
+type Answer<T> = std::result::Result<Response<T>, Status>;
+
+#[tonic::async_trait]
+impl AccountInterface for AccountGrpc {
+    async fn dev_ping(&self, req: Request<pb::DevPingRequest>) -> Answer<pb::DevPingResponse> {
+        self.call("DevPing", self.service.dev_ping(req.into_inner())).await
+    }
+
+    async fn username_register(&self, req: Request<pb::UsernameRegisterRequest>) -> Answer<pb::LoginInfo> {
+        let meta = meta(&req);
+        self.call("UsernameRegister", self.service.username_register(req.into_inner(), &meta)).await
+    }
+
+    async fn username_login(&self, req: Request<pb::UsernameLoginRequest>) -> Answer<pb::LoginInfo> {
+        let meta = meta(&req);
+        self.call("UsernameLogin", self.service.username_login(req.into_inner(), &meta)).await
+    }
+
+    async fn device_login(&self, _: Request<pb::DeviceLoginRequest>) -> Answer<pb::LoginInfo> {
+        self.call("DeviceLogin", not_yet("DeviceLogin")).await
+    }
+
+    async fn apple_login(&self, _: Request<pb::AppleLoginRequest>) -> Answer<pb::LoginInfo> {
+        self.call("AppleLogin", not_yet("AppleLogin")).await
+    }
+
+    async fn apple_login_callback(
+        &self,
+        _: Request<pb::AppleLoginCallbackRequest>,
+    ) -> Answer<pb::AppleLoginCallbackResponse> {
+        self.call("AppleLoginCallback", not_yet("AppleLoginCallback")).await
+    }
+
+    async fn google_login(&self, _: Request<pb::GoogleLoginRequest>) -> Answer<pb::LoginInfo> {
+        self.call("GoogleLogin", not_yet("GoogleLogin")).await
+    }
+
+    async fn facebook_login(&self, _: Request<pb::FacebookLoginRequest>) -> Answer<pb::LoginInfo> {
+        self.call("FacebookLogin", not_yet("FacebookLogin")).await
+    }
+
+    async fn refresh(&self, req: Request<pb::RefreshRequest>) -> Answer<pb::RefreshResponse> {
+        self.call("Refresh", self.service.refresh(req.into_inner())).await
+    }
+
+    async fn token(&self, req: Request<pb::TokenRequest>) -> Answer<pb::TokenResponse> {
+        self.call("Token", self.service.token(req.into_inner())).await
+    }
+
+    async fn logout(&self, req: Request<pb::LogoutRequest>) -> Answer<pb::LogoutResponse> {
+        self.call("Logout", self.service.logout(req.into_inner())).await
+    }
+
+    async fn link(&self, _: Request<pb::LinkRequest>) -> Answer<pb::LinkResponse> {
+        self.call("Link", not_yet("Link")).await
+    }
+
+    async fn unlink(&self, _: Request<pb::UnlinkRequest>) -> Answer<pb::LinkResponse> {
+        self.call("Unlink", not_yet("Unlink")).await
+    }
+}
+
+async fn not_yet<T>(rpc: &'static str) -> Result<T> {
+    Err(Error::unimplemented(rpc))
+}

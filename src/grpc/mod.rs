@@ -1,0 +1,97 @@
+//! The gRPC edge (tonic): the client API on the external listener; gRPC health and reflection
+//! on the internal one. Messages over the configured limit are refused with `INVALID_ARGUMENT`.
+
+pub mod accounts;
+pub mod status;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderValue;
+use tonic::body::Body;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tower::util::MapResponseLayer;
+
+use self::accounts::AccountGrpc;
+use crate::domain::{Error, Reason};
+use crate::proto::account::account_interface_server::AccountInterfaceServer;
+use crate::service::Service;
+use crate::telemetry::Metrics;
+
+/// What the gRPC servers are built from.
+#[derive(Clone)]
+pub struct GrpcParts {
+    pub service: Service,
+    pub metrics: Arc<Metrics>,
+    pub message_limit: usize,
+}
+
+/// Serves the client API until `shutdown` completes, then drains in-flight calls.
+pub async fn serve_external(
+    parts: GrpcParts,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), tonic::transport::Error> {
+    let limit = parts.message_limit;
+    let accounts = AccountInterfaceServer::new(AccountGrpc::new(parts.service, parts.metrics))
+        .max_decoding_message_size(limit);
+    builder()
+        .layer(MapResponseLayer::new(oversize_is_invalid_argument))
+        .add_service(accounts)
+        .serve_with_incoming_shutdown(incoming(listener), shutdown)
+        .await
+}
+
+/// Serves gRPC health (`grpc.health.v1`) and reflection until `shutdown` completes.
+pub async fn serve_internal(
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), tonic::transport::Error> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter.set_serving::<AccountInterfaceServer<AccountGrpc>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1();
+    let reflection = match reflection {
+        Ok(service) => Some(service),
+        Err(err) => {
+            tracing::warn!(error = %err, "gRPC reflection is off: descriptors did not load");
+            None
+        }
+    };
+    builder()
+        .add_service(health)
+        .add_optional_service(reflection)
+        .serve_with_incoming_shutdown(incoming(listener), shutdown)
+        .await
+}
+
+fn builder() -> Server {
+    Server::builder()
+        .timeout(Duration::from_secs(30))
+        .max_concurrent_streams(1024)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+}
+
+fn incoming(listener: tokio::net::TcpListener) -> TcpIncoming {
+    TcpIncoming::from(listener).with_nodelay(Some(true))
+}
+
+/// tonic refuses an oversize request with `OUT_OF_RANGE` before any handler runs; the API
+/// promises `INVALID_ARGUMENT` with reason `PARAM_INVALID`, so rewrite that one answer.
+fn oversize_is_invalid_argument(response: http::Response<Body>) -> http::Response<Body> {
+    let headers = response.headers();
+    let out_of_range = headers.get("grpc-status") == Some(&HeaderValue::from_static("11"));
+    let oversize = headers
+        .get("grpc-message")
+        .and_then(|m| m.to_str().ok())
+        .is_some_and(|m| m.contains("too%20large") || m.contains("too large"));
+    if !(out_of_range && oversize) {
+        return response;
+    }
+    let err = Error::new(Reason::PayloadTooLarge, "request message exceeds the size limit");
+    status::to_status(err).into_http()
+}

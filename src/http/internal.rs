@@ -1,0 +1,40 @@
+//! Internal HTTP: health for orchestrators and Prometheus metrics.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web::{self, Data};
+use actix_web::{HttpResponse, Responder};
+
+use super::error::ApiError;
+use crate::domain::Error;
+use crate::service::Service;
+use crate::telemetry::Metrics;
+
+/// How long readiness waits for the store.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health/live", web::get().to(live))
+        .route("/health/ready", web::get().to(ready))
+        .route("/metrics", web::get().to(metrics));
+}
+
+async fn live() -> impl Responder {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "live" }))
+}
+
+/// Ready only when the store answers within the timeout.
+async fn ready(svc: Data<Service>) -> Result<HttpResponse, ApiError> {
+    match tokio::time::timeout(READY_TIMEOUT, svc.ready()).await {
+        Ok(Ok(())) => Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" }))),
+        Ok(Err(err)) => Err(ApiError(err)),
+        Err(_) => Err(ApiError(Error::unavailable(1, "store did not answer the readiness check"))),
+    }
+}
+
+async fn metrics(metrics: Data<Arc<Metrics>>) -> impl Responder {
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(metrics.render())
+}

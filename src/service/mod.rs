@@ -1,0 +1,98 @@
+//! The operations of the client API, shared by both edges: each takes the request message and
+//! answers the response message or an [`Error`], so HTTP and gRPC cannot drift apart.
+
+mod login;
+mod session;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::actors::SessionDeps;
+use crate::actors::hasher::HashPool;
+use crate::actors::shards::Shards;
+use crate::config::Profile;
+use crate::domain::ids::{AccountId, AccountIdCodec};
+use crate::domain::password::PasswordHashing;
+use crate::domain::{Error, Result};
+use crate::proto::account::{DevPingRequest, DevPingResponse};
+
+/// Facts about the caller that the edges extract.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub ip: Option<IpAddr>,
+}
+
+impl RequestMeta {
+    fn ip_text(&self) -> Option<String> {
+        self.ip.map(|ip| ip.to_string())
+    }
+}
+
+/// The client API. Cheap to clone; every clone shares the same actors and pools.
+#[derive(Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    deps: Arc<SessionDeps>,
+    shards: Arc<Shards>,
+    hash_pool: Arc<HashPool>,
+    hashing: Arc<PasswordHashing>,
+    ids: AccountIdCodec,
+    profile: Profile,
+}
+
+/// Everything a [`Service`] is built from.
+pub struct Parts {
+    pub deps: Arc<SessionDeps>,
+    pub shards: Arc<Shards>,
+    pub hash_pool: Arc<HashPool>,
+    pub hashing: Arc<PasswordHashing>,
+    pub ids: AccountIdCodec,
+    pub profile: Profile,
+}
+
+/// Longest DevPing message echoed.
+const PING_MAX: usize = 256;
+
+impl Service {
+    pub fn new(parts: Parts) -> Self {
+        let Parts { deps, shards, hash_pool, hashing, ids, profile } = parts;
+        Service { inner: Arc::new(Inner { deps, shards, hash_pool, hashing, ids, profile }) }
+    }
+
+    /// Answers when the store does.
+    pub async fn ready(&self) -> Result<()> {
+        Ok(self.inner.deps.store.ping().await?)
+    }
+
+    /// Liveness for clients; `NOT_FOUND` outside the `dev` profile.
+    pub async fn dev_ping(&self, req: DevPingRequest) -> Result<DevPingResponse> {
+        if self.inner.profile != Profile::Dev {
+            return Err(Error::not_found("no such route"));
+        }
+        if req.message.chars().count() > PING_MAX {
+            return Err(Error::param("message: at most 256 characters"));
+        }
+        Ok(DevPingResponse { message: req.message, time: self.inner.deps.clock.now_ms() })
+    }
+
+    /// Stops the session actors; later calls answer `UNAVAILABLE`.
+    pub fn stop_actors(&self) {
+        self.inner.shards.stop();
+    }
+
+    fn decode_account(&self, text: &str) -> Result<AccountId> {
+        self.inner.ids.decode(text).ok_or_else(|| Error::param("accountId: not a valid account id"))
+    }
+
+    fn encode_account(&self, id: AccountId) -> String {
+        self.inner.ids.encode(id)
+    }
+}
+
+/// Seconds from milliseconds, for the `*Timeout` fields.
+fn unix_s(ms: i64) -> i64 {
+    ms.div_euclid(1000)
+}
