@@ -1,0 +1,212 @@
+//! The test harness: boots the real service on loopback port 0 against a fresh SQLite file or a
+//! fresh PostgreSQL database, with a manual clock, and talks to it with real clients.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use lares::app::Running;
+use lares::config::{Config, Profile};
+use lares::domain::clock::ManualClock;
+use lares::proto::account::account_interface_client::AccountInterfaceClient;
+use serde_json::Value;
+use sqlx::Connection;
+use tonic::transport::Channel;
+
+/// Fixed test keys, so that tokens can be opened by independent code.
+pub const TOKEN_KEY: [u8; 32] = *b"lares-test-token-key-32-bytes!!!";
+pub const SESSION_KEY: [u8; 32] = *b"lares-test-session-key-32-bytes!";
+pub const PLATFORM_KEY: [u8; 16] = *b"lares-platform16";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Where PostgreSQL is; tests create and drop their own databases there.
+pub fn pg_admin_url() -> String {
+    std::env::var("LARES_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A database of one test's own.
+pub enum TestDb {
+    Sqlite { _dir: tempfile::TempDir, url: String },
+    Postgres { name: String, url: String },
+}
+
+impl TestDb {
+    pub async fn create(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}", dir.path().join("lares.db").display());
+                TestDb::Sqlite { _dir: dir, url }
+            }
+            Backend::Postgres => {
+                let name = format!("lares_test_{}", hex::encode(rand::random::<[u8; 8]>()));
+                let admin = pg_admin_url();
+                let mut conn = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL is reachable");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+                let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap();
+                TestDb::Postgres { url: format!("{base}/{name}"), name }
+            }
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            TestDb::Sqlite { url, .. } | TestDb::Postgres { url, .. } => url,
+        }
+    }
+
+    /// Rows in `table`, read directly from the database.
+    pub async fn count(&self, table: &str) -> i64 {
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        match self {
+            TestDb::Sqlite { url, .. } => {
+                let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&mut conn).await.unwrap()
+            }
+            TestDb::Postgres { url, .. } => {
+                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&mut conn).await.unwrap()
+            }
+        }
+    }
+
+    pub async fn drop_db(&self) {
+        if let TestDb::Postgres { name, .. } = self {
+            let mut conn = sqlx::PgConnection::connect(&pg_admin_url()).await.unwrap();
+            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+        }
+    }
+}
+
+/// A configuration for tests: loopback port 0 everywhere, cheap password hashing, test keys.
+pub fn test_config(store_url: &str) -> Config {
+    let mut c = Config::default();
+    let lo = "127.0.0.1:0".parse().unwrap();
+    c.server.http_external = lo;
+    c.server.grpc_external = lo;
+    c.server.http_internal = lo;
+    c.server.grpc_internal = lo;
+    c.server.http_workers = 2;
+    c.server.shutdown_grace_secs = 5;
+    c.store.url = store_url.to_owned();
+    c.store.max_connections = 4;
+    c.label.profile = Profile::Dev;
+    c.label.color = "local".into();
+    c.label.zone = 3;
+    c.secrets.token_key = STANDARD.encode(TOKEN_KEY);
+    c.secrets.session_key = STANDARD.encode(SESSION_KEY);
+    c.secrets.platform_key = STANDARD.encode(PLATFORM_KEY);
+    c.password.memory_kib = 256;
+    c.password.iterations = 1;
+    c.password.threads = 2;
+    c.session.shards = 2;
+    c
+}
+
+pub struct TestApp {
+    pub running: Option<Running>,
+    pub db: TestDb,
+    pub clock: ManualClock,
+    pub config: Config,
+    pub http: reqwest::Client,
+}
+
+impl TestApp {
+    pub async fn start(backend: Backend) -> TestApp {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        init_logging();
+        let db = TestDb::create(backend).await;
+        let mut config = test_config(db.url());
+        tweak(&mut config);
+        config.validate().expect("test config is valid");
+        let clock = ManualClock::new();
+        let running = lares::app::start(&config, Arc::new(clock.clone())).await.expect("service starts");
+        let http = reqwest::Client::new();
+        TestApp { running: Some(running), db, clock, config, http }
+    }
+
+    pub fn running(&self) -> &Running {
+        self.running.as_ref().expect("running")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.running().http_external)
+    }
+
+    pub fn internal_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.running().http_internal)
+    }
+
+    /// POSTs JSON to the external HTTP edge; answers the status and the JSON body.
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self.http.post(self.url(path)).json(&body).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn grpc(&self) -> AccountInterfaceClient<Channel> {
+        let url = format!("http://{}", self.running().grpc_external);
+        AccountInterfaceClient::connect(url).await.unwrap()
+    }
+
+    /// Registers `username` with a standard password; answers the LoginInfo JSON.
+    pub async fn register(&self, username: &str) -> Value {
+        let (status, body) = self
+            .post("/accounts/v1/username/register", serde_json::json!({"username": username, "password": PASSWORD}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown().await;
+        }
+        self.db.drop_db().await;
+    }
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// `accountId` and `session` of a LoginInfo, as a request body.
+pub fn session_body(info: &Value) -> Value {
+    serde_json::json!({ "accountId": info["accountId"], "session": info["session"] })
+}
+
+pub fn init_logging() {
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+}
+
+/// Generates one test per store from `async fn name(backend: Backend)`.
+#[macro_export]
+macro_rules! for_each_store {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
