@@ -1,5 +1,6 @@
 //! The gRPC edge (tonic): the client API on the external listener; gRPC health and reflection
-//! on the internal one. Messages over the configured limit are refused with `INVALID_ARGUMENT`.
+//! on the internal one. Messages over the configured limit, or that do not decode, are refused
+//! with `INVALID_ARGUMENT`.
 
 pub mod accounts;
 pub mod status;
@@ -8,7 +9,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::HeaderValue;
 use tonic::body::Body;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
@@ -38,7 +38,7 @@ pub async fn serve_external(
     let accounts = AccountInterfaceServer::new(AccountGrpc::new(parts.service, parts.metrics))
         .max_decoding_message_size(limit);
     builder()
-        .layer(MapResponseLayer::new(oversize_is_invalid_argument))
+        .layer(MapResponseLayer::new(bad_input_is_invalid_argument))
         .add_service(accounts)
         .serve_with_incoming_shutdown(incoming(listener), shutdown)
         .await
@@ -80,18 +80,22 @@ fn incoming(listener: tokio::net::TcpListener) -> TcpIncoming {
     TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
-/// tonic refuses an oversize request with `OUT_OF_RANGE` before any handler runs; the API
-/// promises `INVALID_ARGUMENT` with reason `PARAM_INVALID`, so rewrite that one answer.
-fn oversize_is_invalid_argument(response: http::Response<Body>) -> http::Response<Body> {
+/// tonic refuses a request it cannot take before any handler runs: `OUT_OF_RANGE` for one over
+/// the size limit, `INTERNAL` for one that does not decode. The API promises
+/// `INVALID_ARGUMENT` with reason `PARAM_INVALID` for bad input, so rewrite those answers.
+fn bad_input_is_invalid_argument(response: http::Response<Body>) -> http::Response<Body> {
     let headers = response.headers();
-    let out_of_range = headers.get("grpc-status") == Some(&HeaderValue::from_static("11"));
-    let oversize = headers
-        .get("grpc-message")
-        .and_then(|m| m.to_str().ok())
-        .is_some_and(|m| m.contains("too%20large") || m.contains("too large"));
-    if !(out_of_range && oversize) {
-        return response;
-    }
-    let err = Error::new(Reason::PayloadTooLarge, "request message exceeds the size limit");
+    let status = headers.get("grpc-status").and_then(|s| s.to_str().ok()).unwrap_or("");
+    let message = headers.get("grpc-message").and_then(|m| m.to_str().ok()).unwrap_or("");
+    let message = message.replace("%20", " ");
+    let err = match status {
+        "11" if message.contains("message length too large") => {
+            Error::new(Reason::PayloadTooLarge, "request message exceeds the size limit")
+        }
+        "13" if message.contains("failed to decode Protobuf message") => {
+            Error::param("request message does not decode")
+        }
+        _ => return response,
+    };
     status::to_status(err).into_http()
 }

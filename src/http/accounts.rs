@@ -59,9 +59,24 @@ fn meta(req: &HttpRequest) -> RequestMeta {
 }
 
 async fn dev_ping(svc: Data<Service>, req: HttpRequest) -> Reply<pb::DevPingResponse> {
-    let query = web::Query::<pb::DevPingRequest>::from_query(req.query_string())
-        .map_err(|_| ApiError(Error::param("query string does not match DevPingRequest")))?;
-    Ok(Json(svc.dev_ping(query.into_inner()).await?))
+    let message = query_param(req.query_string(), "message")?.unwrap_or_default();
+    Ok(Json(svc.dev_ping(pb::DevPingRequest { message }).await?))
+}
+
+/// One parameter of a form-encoded query string, refusing text that is not UTF-8 (a lossy
+/// decoder would quietly turn it into replacement characters).
+fn query_param(query: &str, name: &str) -> Result<Option<String>, ApiError> {
+    for pair in query.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if key != name {
+            continue;
+        }
+        let value = value.replace('+', " ");
+        let decoded = percent_encoding::percent_decode_str(&value).decode_utf8();
+        let decoded = decoded.map_err(|_| ApiError(Error::param(format!("{name}: not valid UTF-8"))))?;
+        return Ok(Some(decoded.into_owned()));
+    }
+    Ok(None)
 }
 
 async fn username_register(
