@@ -34,16 +34,24 @@ impl From<sqlx::Error> for StoreError {
         use sqlx::Error as E;
         match &err {
             E::Database(db) if db.is_unique_violation() => StoreError::Conflict,
-            // SQLite's "database is locked" and "busy" mean contention, not a broken store.
-            E::Database(db) if matches!(db.code().as_deref(), Some("5" | "6" | "517")) => {
-                StoreError::Unavailable(err.to_string())
-            }
+            E::Database(db) if is_transient(db.code().as_deref()) => StoreError::Unavailable(err.to_string()),
             E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::WorkerCrashed => {
                 StoreError::Unavailable(err.to_string())
             }
             _ => StoreError::Internal(err.to_string()),
         }
     }
+}
+
+/// Database error codes that mean "not now" rather than "never": SQLite busy and locked;
+/// PostgreSQL connection failures (08), missing database (3D000), shutdown and start-up (57P),
+/// and exhausted resources (53).
+fn is_transient(code: Option<&str>) -> bool {
+    let Some(code) = code else { return false };
+    matches!(code, "5" | "6" | "517" | "3D000")
+        || code.starts_with("08")
+        || code.starts_with("57P")
+        || code.starts_with("53")
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
