@@ -50,7 +50,8 @@ struct Listeners {
 }
 
 fn bind(key: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
-    let listener = TcpListener::bind(addr).with_context(|| format!("{key}: cannot listen on {addr}"))?;
+    let listener =
+        TcpListener::bind(addr).with_context(|| format!("{key}: cannot listen on {addr}"))?;
     listener.set_nonblocking(true)?;
     Ok(listener)
 }
@@ -92,10 +93,17 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
     let (service, http, actix) = start_actix(config, parts, metrics.clone(), listeners).await?;
 
     let (stop_grpc, stopped) = watch::channel(false);
-    let grpc_parts = GrpcParts { service, metrics: metrics.clone(), message_limit: config.server.body_limit };
+    let grpc_parts = GrpcParts {
+        service,
+        metrics: metrics.clone(),
+        message_limit: config.server.body_limit,
+    };
     let external = grpc::serve_external(grpc_parts, grpc_external, wait(stopped.clone()));
     let internal = grpc::serve_internal(grpc_internal, wait(stopped));
-    let grpc = vec![spawn_server("grpc_external", external), spawn_server("grpc_internal", internal)];
+    let grpc = vec![
+        spawn_server("grpc_external", external),
+        spawn_server("grpc_internal", internal),
+    ];
     Ok(Running {
         http_external: addrs[0],
         grpc_external: addrs[1],
@@ -118,13 +126,26 @@ fn service_parts(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
-) -> anyhow::Result<(Arc<SessionDeps>, Arc<HashPool>, Arc<PasswordHashing>, AccountIdCodec)> {
+) -> anyhow::Result<Parts> {
     let p = &config.password;
-    let params = HashParams { memory_kib: p.memory_kib, iterations: p.iterations, parallelism: p.parallelism };
+    let params = HashParams {
+        memory_kib: p.memory_kib,
+        iterations: p.iterations,
+        parallelism: p.parallelism,
+    };
     let hashing = Arc::new(PasswordHashing::new(params).map_err(|e| anyhow!("password: {e}"))?);
-    let threads = if p.threads == 0 { Config::cores() } else { p.threads };
+    let threads = if p.threads == 0 {
+        Config::cores()
+    } else {
+        p.threads
+    };
     let max_wait = Duration::from_millis(p.max_wait_ms);
-    let hash_pool = Arc::new(HashPool::start(threads, p.queue, max_wait, metrics.clone())?);
+    let hash_pool = Arc::new(HashPool::start(
+        threads,
+        p.queue,
+        max_wait,
+        metrics.clone(),
+    )?);
     let tokens = TokenSealer::new(&[&keys.token]).map_err(|e| anyhow!("secrets.token_key: {e}"))?;
     let s = &config.session;
     let deps = Arc::new(SessionDeps {
@@ -143,8 +164,16 @@ fn service_parts(
         metrics,
     });
     let a = &config.account;
-    let ids = AccountIdCodec::new(&a.id_salt, a.id_min_length).map_err(|e| anyhow!("account.id_salt: {e}"))?;
-    Ok((deps, hash_pool, hashing, ids))
+    let ids = AccountIdCodec::new(&a.id_salt, a.id_min_length)
+        .map_err(|e| anyhow!("account.id_salt: {e}"))?;
+    let profile = config.label.profile;
+    Ok(Parts {
+        deps,
+        hash_pool,
+        hashing,
+        ids,
+        profile,
+    })
 }
 
 type ActixStarted = (Service, Vec<ServerHandle>, std::thread::JoinHandle<()>);
@@ -152,47 +181,67 @@ type ActixStarted = (Service, Vec<ServerHandle>, std::thread::JoinHandle<()>);
 /// Runs the actor shards and the two HTTP servers on a dedicated actix system thread.
 async fn start_actix(
     config: &Config,
-    (deps, hash_pool, hashing, ids): (Arc<SessionDeps>, Arc<HashPool>, Arc<PasswordHashing>, AccountIdCodec),
+    parts: Parts,
     metrics: Arc<Metrics>,
     listeners: Listeners,
 ) -> anyhow::Result<ActixStarted> {
     let cores = Config::cores();
     let s = config.session.clone();
     let shard_count = if s.shards == 0 { cores } else { s.shards };
-    let workers = if config.server.http_workers == 0 { cores } else { config.server.http_workers };
-    let limits = Limits { body: config.server.body_limit };
+    let workers = if config.server.http_workers == 0 {
+        cores
+    } else {
+        config.server.http_workers
+    };
+    let limits = Limits {
+        body: config.server.body_limit,
+    };
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-    let profile = config.label.profile;
     let (ready_tx, ready_rx) = oneshot::channel::<anyhow::Result<(Service, Vec<ServerHandle>)>>();
 
-    let thread = std::thread::Builder::new().name("lares-actix".into()).spawn(move || {
-        let system = actix_rt::System::new();
-        system.block_on(async move {
-            let idle = Duration::from_secs(s.actor_idle_secs);
-            let timeout = Duration::from_millis(s.actor_timeout_ms);
-            let shards = Arc::new(Shards::start(shard_count, deps.clone(), idle, timeout));
-            let service = Service::new(Parts { deps, shards, hash_pool, hashing, ids, profile });
-            let parts = HttpParts { service: service.clone(), metrics, limits, workers, shutdown_grace: grace };
-            let servers = http::external(parts.clone(), listeners.http_external)
-                .and_then(|ext| Ok((ext, http::internal(parts, listeners.http_internal)?)));
-            let (external, internal) = match servers {
-                Ok(pair) => pair,
-                Err(err) => {
-                    let _ = ready_tx.send(Err(anyhow!("cannot start the HTTP servers: {err}")));
-                    service.stop_actors();
-                    return;
+    let thread = std::thread::Builder::new()
+        .name("lares-actix".into())
+        .spawn(move || {
+            let system = actix_rt::System::new();
+            system.block_on(async move {
+                let idle = Duration::from_secs(s.actor_idle_secs);
+                let timeout = Duration::from_millis(s.actor_timeout_ms);
+                let shards = Arc::new(Shards::start(
+                    shard_count,
+                    parts.deps.clone(),
+                    idle,
+                    timeout,
+                ));
+                let service = Service::new(parts, shards);
+                let parts = HttpParts {
+                    service: service.clone(),
+                    metrics,
+                    limits,
+                    workers,
+                    shutdown_grace: grace,
+                };
+                let servers = http::external(parts.clone(), listeners.http_external)
+                    .and_then(|ext| Ok((ext, http::internal(parts, listeners.http_internal)?)));
+                let (external, internal) = match servers {
+                    Ok(pair) => pair,
+                    Err(err) => {
+                        let _ = ready_tx.send(Err(anyhow!("cannot start the HTTP servers: {err}")));
+                        service.stop_actors();
+                        return;
+                    }
+                };
+                let handles = vec![external.handle(), internal.handle()];
+                let _ = ready_tx.send(Ok((service.clone(), handles)));
+                let (a, b) = futures_util::future::join(external, internal).await;
+                for err in [a.err(), b.err()].into_iter().flatten() {
+                    tracing::error!(error = %err, "HTTP server failed");
                 }
-            };
-            let handles = vec![external.handle(), internal.handle()];
-            let _ = ready_tx.send(Ok((service.clone(), handles)));
-            let (a, b) = futures_util::future::join(external, internal).await;
-            for err in [a.err(), b.err()].into_iter().flatten() {
-                tracing::error!(error = %err, "HTTP server failed");
-            }
-            service.stop_actors();
-        });
-    })?;
-    let (service, handles) = ready_rx.await.map_err(|_| anyhow!("the actix thread died at start"))??;
+                service.stop_actors();
+            });
+        })?;
+    let (service, handles) = ready_rx
+        .await
+        .map_err(|_| anyhow!("the actix thread died at start"))??;
     Ok((service, handles, thread))
 }
 
@@ -219,8 +268,14 @@ impl Running {
         let http = futures_util::future::join_all(self.http.iter().map(|h| h.stop(true)));
         let grpc = futures_util::future::join_all(self.grpc.drain(..));
         let drained = futures_util::future::join(http, grpc);
-        if tokio::time::timeout(self.grace + Duration::from_secs(1), drained).await.is_err() {
-            tracing::warn!(grace_secs = self.grace.as_secs(), "shutdown overran its grace period");
+        if tokio::time::timeout(self.grace + Duration::from_secs(1), drained)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                grace_secs = self.grace.as_secs(),
+                "shutdown overran its grace period"
+            );
         }
         if let Some(actix) = self.actix.take() {
             let _ = tokio::task::spawn_blocking(move || actix.join()).await;

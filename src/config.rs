@@ -76,7 +76,11 @@ pub struct Store {
 
 impl Default for Store {
     fn default() -> Self {
-        Store { url: "sqlite://data/lares.db".into(), max_connections: 16, acquire_timeout_ms: 3000 }
+        Store {
+            url: "sqlite://data/lares.db".into(),
+            max_connections: 16,
+            acquire_timeout_ms: 3000,
+        }
     }
 }
 
@@ -90,7 +94,9 @@ pub struct Cache {
 
 impl Default for Cache {
     fn default() -> Self {
-        Cache { url: "memory".into() }
+        Cache {
+            url: "memory".into(),
+        }
     }
 }
 
@@ -127,8 +133,17 @@ pub struct Label {
 impl Default for Label {
     fn default() -> Self {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-        let node = if host.trim().is_empty() { "lares".to_owned() } else { host.trim().to_owned() };
-        Label { profile: Profile::Dev, color: "local".into(), zone: 1, node }
+        let node = if host.trim().is_empty() {
+            "lares".to_owned()
+        } else {
+            host.trim().to_owned()
+        };
+        Label {
+            profile: Profile::Dev,
+            color: "local".into(),
+            zone: 1,
+            node,
+        }
     }
 }
 
@@ -239,7 +254,10 @@ pub struct Account {
 
 impl Default for Account {
     fn default() -> Self {
-        Account { id_salt: "lares".into(), id_min_length: 8 }
+        Account {
+            id_salt: "lares".into(),
+            id_min_length: 8,
+        }
     }
 }
 
@@ -255,7 +273,10 @@ pub struct Log {
 
 impl Default for Log {
     fn default() -> Self {
-        Log { level: "info".into(), json: false }
+        Log {
+            level: "info".into(),
+            json: false,
+        }
     }
 }
 
@@ -269,7 +290,10 @@ pub enum ConfigError {
 }
 
 fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { key, message: message.into() }
+    ConfigError::Invalid {
+        key,
+        message: message.into(),
+    }
 }
 
 impl Config {
@@ -278,7 +302,10 @@ impl Config {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {
             if !file.is_file() {
-                return Err(invalid("--config", format!("{} is not a file", file.display())));
+                return Err(invalid(
+                    "--config",
+                    format!("{} is not a file", file.display()),
+                ));
             }
             figment = figment.merge(Toml::file_exact(file));
         }
@@ -292,20 +319,35 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let s = &self.server;
         if !(1024..=16 * 1024 * 1024).contains(&s.body_limit) {
-            return Err(invalid("server.body_limit", "must be between 1024 and 16777216 bytes"));
+            return Err(invalid(
+                "server.body_limit",
+                "must be between 1024 and 16777216 bytes",
+            ));
         }
         let store = &self.store.url;
-        if !(store.starts_with("sqlite:") || store.starts_with("postgres://") || store.starts_with("postgresql://")) {
-            return Err(invalid("store.url", "must start with sqlite:, postgres:// or postgresql://"));
+        if !(store.starts_with("sqlite:")
+            || store.starts_with("postgres://")
+            || store.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "store.url",
+                "must start with sqlite:, postgres:// or postgresql://",
+            ));
         }
         if self.store.max_connections == 0 {
             return Err(invalid("store.max_connections", "must be at least 1"));
         }
         if self.cache.url != "memory" {
-            return Err(invalid("cache.url", "only `memory` is supported by this version"));
+            return Err(invalid(
+                "cache.url",
+                "only `memory` is supported by this version",
+            ));
         }
         if !self.registry.etcd_endpoints.is_empty() {
-            return Err(invalid("registry.etcd_endpoints", "the registry is not supported by this version; leave it empty"));
+            return Err(invalid(
+                "registry.etcd_endpoints",
+                "the registry is not supported by this version; leave it empty",
+            ));
         }
         self.validate_labels()?;
         self.validate_lifetimes()?;
@@ -316,7 +358,12 @@ impl Config {
         if !(4..=20).contains(&self.account.id_min_length) {
             return Err(invalid("account.id_min_length", "must be between 4 and 20"));
         }
-        if self.log.level.parse::<tracing_subscriber::EnvFilter>().is_err() {
+        if self
+            .log
+            .level
+            .parse::<tracing_subscriber::EnvFilter>()
+            .is_err()
+        {
             return Err(invalid("log.level", "is not a valid tracing filter"));
         }
         Ok(())
@@ -324,7 +371,10 @@ impl Config {
 
     fn validate_labels(&self) -> Result<(), ConfigError> {
         if !crate::domain::color::is_valid(&self.label.color) {
-            return Err(invalid("label.color", "must be 1 to 32 of ASCII letters, digits, '-' and '_'"));
+            return Err(invalid(
+                "label.color",
+                "must be 1 to 32 of ASCII letters, digits, '-' and '_'",
+            ));
         }
         if self.label.zone < 0 {
             return Err(invalid("label.zone", "must not be negative"));
@@ -341,7 +391,10 @@ impl Config {
             return Err(invalid("session.lifetime_secs", "must be at least 60"));
         }
         if s.absolute_secs < s.lifetime_secs {
-            return Err(invalid("session.absolute_secs", "must not be less than session.lifetime_secs"));
+            return Err(invalid(
+                "session.absolute_secs",
+                "must not be less than session.lifetime_secs",
+            ));
         }
         if s.grace_secs > 300 {
             return Err(invalid("session.grace_secs", "must be at most 300"));
@@ -353,7 +406,10 @@ impl Config {
             return Err(invalid("session.actor_timeout_ms", "must be at least 1"));
         }
         if !(10..=86_400).contains(&self.token.lifetime_secs) {
-            return Err(invalid("token.lifetime_secs", "must be between 10 and 86400"));
+            return Err(invalid(
+                "token.lifetime_secs",
+                "must be between 10 and 86400",
+            ));
         }
         Ok(())
     }
@@ -361,7 +417,10 @@ impl Config {
     fn validate_password(&self) -> Result<(), ConfigError> {
         let p = &self.password;
         if p.memory_kib < 8 * p.parallelism.max(1) || p.memory_kib > 4 * 1024 * 1024 {
-            return Err(invalid("password.memory_kib", "must be between 8 x parallelism and 4194304"));
+            return Err(invalid(
+                "password.memory_kib",
+                "must be between 8 x parallelism and 4194304",
+            ));
         }
         if !(1..=100).contains(&p.iterations) {
             return Err(invalid("password.iterations", "must be between 1 and 100"));
@@ -380,7 +439,9 @@ impl Config {
 
     /// Number of cores, for the settings where 0 means one per core.
     pub fn cores() -> usize {
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
     }
 
     /// Decodes the keys; see [`Keys::resolve`].
@@ -393,15 +454,25 @@ impl Config {
 fn describe(errors: figment::Error) -> ConfigError {
     let lines = errors.into_iter().map(|e| {
         let key = e.path.join(".").to_ascii_lowercase();
-        let source = e.metadata.as_ref().map(|m| m.name.to_string()).unwrap_or_default();
-        let key = if key.is_empty() { "(top level)".to_owned() } else { key };
+        let source = e
+            .metadata
+            .as_ref()
+            .map(|m| m.name.to_string())
+            .unwrap_or_default();
+        let key = if key.is_empty() {
+            "(top level)".to_owned()
+        } else {
+            key
+        };
         format!("{key}: {} ({source})", e.kind)
     });
     ConfigError::Load(lines.collect::<Vec<_>>().join("; "))
 }
 
 fn decode_key(key: &'static str, text: &str) -> Result<Vec<u8>, ConfigError> {
-    STANDARD.decode(text.trim()).map_err(|_| invalid(key, "must be standard base64"))
+    STANDARD
+        .decode(text.trim())
+        .map_err(|_| invalid(key, "must be standard base64"))
 }
 
 #[cfg(test)]

@@ -1,12 +1,12 @@
 //! Lares: the account and session service of a game backend.
 
-pub mod domain;
-pub mod proto;
+pub mod actors;
+pub mod app;
 pub mod config;
+pub mod domain;
+pub mod grpc;
+pub mod http;
+pub mod proto;
+pub mod service;
 pub mod store;
 pub mod telemetry;
-pub mod actors;
-pub mod service;
-pub mod http;
-pub mod grpc;
-pub mod app;

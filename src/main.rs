@@ -23,7 +23,9 @@ const DEFAULT_CONFIG: &str = "configs/lares.toml";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let file = cli.config.or_else(|| Some(PathBuf::from(DEFAULT_CONFIG)).filter(|p| p.is_file()));
+    let file = cli
+        .config
+        .or_else(|| Some(PathBuf::from(DEFAULT_CONFIG)).filter(|p| p.is_file()));
     let config = match Config::load(file.as_deref()) {
         Ok(config) => config,
         Err(err) => {
@@ -70,7 +72,11 @@ async fn serve(config: Config) -> ExitCode {
 
 /// The store's kind, for the log: URLs may carry passwords.
 fn store_kind(url: &str) -> &'static str {
-    if url.starts_with("sqlite:") { "sqlite" } else { "postgres" }
+    if url.starts_with("sqlite:") {
+        "sqlite"
+    } else {
+        "postgres"
+    }
 }
 
 async fn shutdown_signal() {

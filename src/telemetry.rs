@@ -66,27 +66,72 @@ impl Metrics {
             hash_rejected: Counter::default(),
             registry: Registry::default(),
         };
-        registry.register("requests", "Requests by edge, route, method and outcome", m.requests.clone());
-        registry.register("request_duration_seconds", "Request latency by edge and route", m.latency.clone());
-        registry.register("logins", "Sign-ins by provider and outcome", m.logins.clone());
-        registry.register("security_events", "Security events by kind", m.security_events.clone());
-        registry.register("session_actors", "Live session actors", m.live_actors.clone());
-        registry.register("hash_queue_depth", "Password hash jobs waiting for a thread", m.hash_queue.clone());
-        registry.register("hash_rejected", "Password hash jobs refused because the queue was full", m.hash_rejected.clone());
+        registry.register(
+            "requests",
+            "Requests by edge, route, method and outcome",
+            m.requests.clone(),
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Request latency by edge and route",
+            m.latency.clone(),
+        );
+        registry.register(
+            "logins",
+            "Sign-ins by provider and outcome",
+            m.logins.clone(),
+        );
+        registry.register(
+            "security_events",
+            "Security events by kind",
+            m.security_events.clone(),
+        );
+        registry.register(
+            "session_actors",
+            "Live session actors",
+            m.live_actors.clone(),
+        );
+        registry.register(
+            "hash_queue_depth",
+            "Password hash jobs waiting for a thread",
+            m.hash_queue.clone(),
+        );
+        registry.register(
+            "hash_rejected",
+            "Password hash jobs refused because the queue was full",
+            m.hash_rejected.clone(),
+        );
         Metrics { registry, ..m }
     }
 
     /// Records one finished request.
-    pub fn observe(&self, edge: &'static str, route: &str, method: &'static str, outcome: String, seconds: f64) {
-        let labels = RequestLabels { edge, route: route.to_owned(), method, outcome };
+    pub fn observe(
+        &self,
+        edge: &'static str,
+        route: &str,
+        method: &'static str,
+        outcome: String,
+        seconds: f64,
+    ) {
+        let labels = RequestLabels {
+            edge,
+            route: route.to_owned(),
+            method,
+            outcome,
+        };
         self.requests.get_or_create(&labels).inc();
-        let route = RouteLabels { edge, route: route.to_owned() };
+        let route = RouteLabels {
+            edge,
+            route: route.to_owned(),
+        };
         self.latency.get_or_create(&route).observe(seconds);
     }
 
     /// Counts a security event (failed login, reuse caught, ...). The caller logs it.
     pub fn security_event(&self, event: &'static str) {
-        self.security_events.get_or_create(&EventLabels { event }).inc();
+        self.security_events
+            .get_or_create(&EventLabels { event })
+            .inc();
     }
 
     /// The Prometheus text exposition of every metric.
@@ -108,6 +153,12 @@ impl Default for Metrics {
 pub fn init_logging(level: &str, json: bool) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true);
-    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(true);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }

@@ -25,11 +25,17 @@ async fn http_flow_registers_signs_in_rotates_and_logs_out(backend: Backend) {
     let app = TestApp::start(backend).await;
     let reg = app.register("alice").await;
     assert_eq!(reg["register"], true);
-    assert!(reg["sessionTimeout"].is_string(), "int64 as a JSON string: {reg}");
+    assert!(
+        reg["sessionTimeout"].is_string(),
+        "int64 as a JSON string: {reg}"
+    );
     assert!(reg["token"].as_str().unwrap().len() > 40);
 
     let (status, login) = app
-        .post("/accounts/v1/username/login", json!({"username": "alice", "password": PASSWORD}))
+        .post(
+            "/accounts/v1/username/login",
+            json!({"username": "alice", "password": PASSWORD}),
+        )
         .await;
     assert_eq!(status, 200, "{login}");
     assert_eq!(login["accountId"], reg["accountId"]);
@@ -38,7 +44,10 @@ async fn http_flow_registers_signs_in_rotates_and_logs_out(backend: Backend) {
 
     let (status, token) = app.post("/accounts/v1/token", session_body(&login)).await;
     assert_eq!(status, 200, "{token}");
-    assert_ne!(token["session"], login["session"], "Token rotates the session");
+    assert_ne!(
+        token["session"], login["session"],
+        "Token rotates the session"
+    );
     let rotated = json!({"accountId": login["accountId"], "session": token["session"]});
     let (status, refreshed) = app.post("/accounts/v1/refresh", rotated.clone()).await;
     assert_eq!(status, 200, "{refreshed}");
@@ -47,7 +56,10 @@ async fn http_flow_registers_signs_in_rotates_and_logs_out(backend: Backend) {
     let (status, _) = app.post("/accounts/v1/logout", current.clone()).await;
     assert_eq!(status, 200);
     let (status, body) = app.post("/accounts/v1/refresh", current).await;
-    assert_eq!((status, body["reason"].as_str()), (401, Some("SESSION_ILLEGAL")));
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (401, Some("SESSION_ILLEGAL"))
+    );
     let (status, _) = app.post("/accounts/v1/refresh", session_body(&reg)).await;
     assert_eq!(status, 200, "the other session lives on");
     app.stop().await;
@@ -67,40 +79,70 @@ async fn grpc_flow_matches_http(backend: Backend) {
         .into_inner();
     assert!(reg.register);
     let login = client
-        .username_login(pb::UsernameLoginRequest { username: "grace".into(), password: PASSWORD.into(), color: String::new() })
+        .username_login(pb::UsernameLoginRequest {
+            username: "grace".into(),
+            password: PASSWORD.into(),
+            color: String::new(),
+        })
         .await
         .unwrap()
         .into_inner();
     assert_eq!(login.account_id, reg.account_id);
     let token = client
-        .token(pb::TokenRequest { account_id: login.account_id.clone(), session: login.session.clone(), color: String::new() })
+        .token(pb::TokenRequest {
+            account_id: login.account_id.clone(),
+            session: login.session.clone(),
+            color: String::new(),
+        })
         .await
         .unwrap()
         .into_inner();
     assert_eq!(token.color, "local");
     let refreshed = client
-        .refresh(pb::RefreshRequest { account_id: login.account_id.clone(), session: token.session.clone() })
+        .refresh(pb::RefreshRequest {
+            account_id: login.account_id.clone(),
+            session: token.session.clone(),
+        })
         .await
         .unwrap()
         .into_inner();
     client
-        .logout(pb::LogoutRequest { account_id: login.account_id.clone(), session: refreshed.session.clone(), all: false })
+        .logout(pb::LogoutRequest {
+            account_id: login.account_id.clone(),
+            session: refreshed.session.clone(),
+            all: false,
+        })
         .await
         .unwrap();
     let err = client
-        .refresh(pb::RefreshRequest { account_id: login.account_id.clone(), session: refreshed.session })
+        .refresh(pb::RefreshRequest {
+            account_id: login.account_id.clone(),
+            session: refreshed.session,
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unauthenticated);
     assert_eq!(reason_of(&err).as_deref(), Some("SESSION_ILLEGAL"));
 
-    let (status, body) = app.post("/accounts/v1/username/register", json!({"username": "GRACE", "password": PASSWORD})).await;
+    let (status, body) = app
+        .post(
+            "/accounts/v1/username/register",
+            json!({"username": "GRACE", "password": PASSWORD}),
+        )
+        .await;
     assert_eq!((status, body["reason"].as_str()), (409, Some("CONFLICT")));
     let err = client
-        .username_register(pb::UsernameRegisterRequest { username: "grace".into(), password: PASSWORD.into(), color: String::new() })
+        .username_register(pb::UsernameRegisterRequest {
+            username: "grace".into(),
+            password: PASSWORD.into(),
+            color: String::new(),
+        })
         .await
         .unwrap_err();
-    assert_eq!((err.code(), reason_of(&err).as_deref()), (tonic::Code::AlreadyExists, Some("CONFLICT")));
+    assert_eq!(
+        (err.code(), reason_of(&err).as_deref()),
+        (tonic::Code::AlreadyExists, Some("CONFLICT"))
+    );
     app.stop().await;
 }
 
@@ -108,9 +150,17 @@ async fn usernames_are_unique_regardless_of_case(backend: Backend) {
     let app = TestApp::start(backend).await;
     app.register("MixedCase").await;
     for taken in ["mixedcase", "MIXEDCASE", "MixedCase"] {
-        let (status, body) =
-            app.post("/accounts/v1/username/register", json!({"username": taken, "password": PASSWORD})).await;
-        assert_eq!((status, body["reason"].as_str()), (409, Some("CONFLICT")), "{taken}");
+        let (status, body) = app
+            .post(
+                "/accounts/v1/username/register",
+                json!({"username": taken, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(
+            (status, body["reason"].as_str()),
+            (409, Some("CONFLICT")),
+            "{taken}"
+        );
     }
     assert_eq!(app.db.count("accounts").await, 1);
     app.stop().await;
@@ -119,13 +169,34 @@ async fn usernames_are_unique_regardless_of_case(backend: Backend) {
 async fn unknown_user_and_wrong_password_answer_alike(backend: Backend) {
     let app = TestApp::start(backend).await;
     app.register("known").await;
-    let (s1, wrong) = app.post("/accounts/v1/username/login", json!({"username": "known", "password": "not the password"})).await;
-    let (s2, unknown) = app.post("/accounts/v1/username/login", json!({"username": "unknown", "password": "not the password"})).await;
+    let (s1, wrong) = app
+        .post(
+            "/accounts/v1/username/login",
+            json!({"username": "known", "password": "not the password"}),
+        )
+        .await;
+    let (s2, unknown) = app
+        .post(
+            "/accounts/v1/username/login",
+            json!({"username": "unknown", "password": "not the password"}),
+        )
+        .await;
     assert_eq!((s1, s2), (401, 401));
     assert_eq!(wrong, unknown);
     assert_eq!(wrong["reason"], "AUTH_FAILED");
-    let metrics = app.http.get(app.internal_url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains(r#"lares_security_events_total{event="login_failed"} 2"#), "{metrics}");
+    let metrics = app
+        .http
+        .get(app.internal_url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"lares_security_events_total{event="login_failed"} 2"#),
+        "{metrics}"
+    );
     app.stop().await;
 }
 
@@ -139,7 +210,10 @@ async fn retired_credential_fails_and_late_reuse_revokes_the_family(backend: Bac
 
     // Within the grace window the retired credential fails, and the family lives on.
     let (status, body) = app.post("/accounts/v1/refresh", first.clone()).await;
-    assert_eq!((status, body["reason"].as_str()), (401, Some("SESSION_ILLEGAL")));
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (401, Some("SESSION_ILLEGAL"))
+    );
     let (status, third) = app.post("/accounts/v1/refresh", second.clone()).await;
     assert_eq!(status, 200, "{third}");
     let third = json!({"accountId": info["accountId"], "session": third["session"]});
@@ -149,16 +223,36 @@ async fn retired_credential_fails_and_late_reuse_revokes_the_family(backend: Bac
     let (status, _) = app.post("/accounts/v1/refresh", first).await;
     assert_eq!(status, 401);
     let (status, body) = app.post("/accounts/v1/refresh", third).await;
-    assert_eq!((status, body["reason"].as_str()), (401, Some("SESSION_ILLEGAL")), "family revoked");
-    let metrics = app.http.get(app.internal_url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains(r#"lares_security_events_total{event="session_reuse"} 1"#), "{metrics}");
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (401, Some("SESSION_ILLEGAL")),
+        "family revoked"
+    );
+    let metrics = app
+        .http
+        .get(app.internal_url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"lares_security_events_total{event="session_reuse"} 1"#),
+        "{metrics}"
+    );
     app.stop().await;
 }
 
 async fn logout_all_ends_every_session(backend: Backend) {
     let app = TestApp::start(backend).await;
     let a = app.register("many").await;
-    let (_, b) = app.post("/accounts/v1/username/login", json!({"username": "many", "password": PASSWORD})).await;
+    let (_, b) = app
+        .post(
+            "/accounts/v1/username/login",
+            json!({"username": "many", "password": PASSWORD}),
+        )
+        .await;
     let other = app.register("bystander").await;
     let mut all = session_body(&b);
     all["all"] = json!(true);
@@ -178,7 +272,10 @@ async fn idle_session_times_out(backend: Backend) {
     let info = app.register("sleeper").await;
     app.clock.advance_ms(15 * 86_400 * 1000);
     let (status, body) = app.post("/accounts/v1/refresh", session_body(&info)).await;
-    assert_eq!((status, body["reason"].as_str()), (401, Some("SESSION_TIMEOUT")));
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (401, Some("SESSION_TIMEOUT"))
+    );
     app.stop().await;
 }
 
@@ -187,13 +284,20 @@ async fn handshake_token_carries_the_account_and_zone(backend: Backend) {
     let info = app.register("gamer").await;
     let sealer = TokenSealer::new(&[common::TOKEN_KEY]).unwrap();
     let token = sealer.open(info["token"].as_str().unwrap()).unwrap();
-    let codec = AccountIdCodec::new(&app.config.account.id_salt, app.config.account.id_min_length).unwrap();
+    let codec = AccountIdCodec::new(
+        &app.config.account.id_salt,
+        app.config.account.id_min_length,
+    )
+    .unwrap();
     let account = codec.decode(info["accountId"].as_str().unwrap()).unwrap();
     assert_eq!(token.account_id, account.0);
     assert_eq!(token.location, 3);
     assert_eq!(token.color, "local");
     assert_eq!(token.status, 1);
-    assert_eq!(token.timeout.to_string(), info["tokenTimeout"].as_str().unwrap());
+    assert_eq!(
+        token.timeout.to_string(),
+        info["tokenTimeout"].as_str().unwrap()
+    );
     let (_, other) = app.post("/accounts/v1/token", session_body(&info)).await;
     let second = sealer.open(other["token"].as_str().unwrap()).unwrap();
     assert_ne!(second.rand, token.rand, "every token has its own nonce");
@@ -208,7 +312,12 @@ async fn restart_keeps_accounts_and_sessions(backend: Backend) {
     app.running = Some(lares::app::start(&app.config, clock).await.unwrap());
     let (status, body) = app.post("/accounts/v1/refresh", session_body(&info)).await;
     assert_eq!(status, 200, "{body}");
-    let (status, _) = app.post("/accounts/v1/username/login", json!({"username": "durable", "password": PASSWORD})).await;
+    let (status, _) = app
+        .post(
+            "/accounts/v1/username/login",
+            json!({"username": "durable", "password": PASSWORD}),
+        )
+        .await;
     assert_eq!(status, 200);
     app.stop().await;
 }

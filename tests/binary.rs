@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 
 fn lares() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_lares"));
-    cmd.env_remove("RUST_LOG").env("LARES_CONFIG", "/dev/null/none");
+    cmd.env_remove("RUST_LOG")
+        .env("LARES_CONFIG", "/dev/null/none");
     for (key, _) in std::env::vars() {
         if key.starts_with("LARES__") {
             cmd.env_remove(key);
@@ -22,7 +23,11 @@ fn lares() -> Command {
 #[test]
 fn a_bad_config_stops_start_up_naming_the_key() {
     let cases = [
-        ("LARES__SERVER__HTTP_EXTERNAL", "not-an-address", "server.http_external"),
+        (
+            "LARES__SERVER__HTTP_EXTERNAL",
+            "not-an-address",
+            "server.http_external",
+        ),
         ("LARES__STORE__URL", "mysql://nope", "store.url"),
         ("LARES__LABEL__PROFILE", "staging", "label.profile"),
         ("LARES__PASSWORD__ITERATIONS", "0", "password.iterations"),
@@ -30,11 +35,18 @@ fn a_bad_config_stops_start_up_naming_the_key() {
         ("LARES__SERVER__BODY_LIMT", "1", "server.body_limt"),
     ];
     for (key, value, named) in cases {
-        let output = lares().env_remove("LARES_CONFIG").env(key, value).output().unwrap();
+        let output = lares()
+            .env_remove("LARES_CONFIG")
+            .env(key, value)
+            .output()
+            .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(!output.status.success(), "{key}={value} must not start");
-        assert!(stderr.contains(named) || stdout.contains(named), "{key}: {stderr}{stdout}");
+        assert!(
+            stderr.contains(named) || stdout.contains(named),
+            "{key}: {stderr}{stdout}"
+        );
     }
     let output = lares().output().unwrap();
     assert_eq!(output.status.code(), Some(2));
@@ -47,12 +59,22 @@ fn prod_refuses_to_start_without_keys() {
     let output = lares()
         .env_remove("LARES_CONFIG")
         .env("LARES__LABEL__PROFILE", "prod")
-        .env("LARES__STORE__URL", format!("sqlite://{}/x.db", dir.path().display()))
+        .env(
+            "LARES__STORE__URL",
+            format!("sqlite://{}/x.db", dir.path().display()),
+        )
         .output()
         .unwrap();
     assert!(!output.status.success());
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stderr), String::from_utf8_lossy(&output.stdout));
-    assert!(text.contains("secrets.token_key") && text.contains("prod"), "{text}");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    assert!(
+        text.contains("secrets.token_key") && text.contains("prod"),
+        "{text}"
+    );
 }
 
 /// Starts the binary on port 0 with JSON logs at debug level; answers the child, its log lines
@@ -64,7 +86,10 @@ fn start(dir: &std::path::Path) -> (Child, mpsc::Receiver<String>, String) {
         .env("LARES__SERVER__GRPC_EXTERNAL", "127.0.0.1:0")
         .env("LARES__SERVER__HTTP_INTERNAL", "127.0.0.1:0")
         .env("LARES__SERVER__GRPC_INTERNAL", "127.0.0.1:0")
-        .env("LARES__STORE__URL", format!("sqlite://{}/lares.db", dir.display()))
+        .env(
+            "LARES__STORE__URL",
+            format!("sqlite://{}/lares.db", dir.display()),
+        )
         .env("LARES__PASSWORD__MEMORY_KIB", "1024")
         .env("LARES__PASSWORD__ITERATIONS", "1")
         .env("LARES__LOG__JSON", "true")
@@ -74,7 +99,10 @@ fn start(dir: &std::path::Path) -> (Child, mpsc::Receiver<String>, String) {
         .spawn()
         .unwrap();
     let (tx, rx) = mpsc::channel();
-    for stream in [Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>, Box::new(child.stderr.take().unwrap())] {
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
         let tx = tx.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stream).lines().map_while(Result::ok) {
@@ -82,13 +110,27 @@ fn start(dir: &std::path::Path) -> (Child, mpsc::Receiver<String>, String) {
             }
         });
     }
+    match serving_address(&rx) {
+        Some(addr) => (child, rx, addr),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("lares did not start");
+        }
+    }
+}
+
+/// Reads log lines until the start-up line; answers the external HTTP address in it.
+fn serving_address(lines: &mpsc::Receiver<String>) -> Option<String> {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let line = rx.recv_timeout(deadline - std::time::Instant::now()).expect("lares starts");
-        let Ok(entry) = serde_json::from_str::<Value>(&line) else { continue };
+        let left = deadline.checked_duration_since(std::time::Instant::now())?;
+        let line = lines.recv_timeout(left).ok()?;
+        let Ok(entry) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
         if entry["fields"]["message"] == "lares is serving" {
-            let addr = entry["fields"]["http_external"].as_str().unwrap().to_owned();
-            return (child, rx, addr);
+            return entry["fields"]["http_external"].as_str().map(str::to_owned);
         }
     }
 }
@@ -102,36 +144,83 @@ async fn sigterm_drains_and_logs_never_hold_secrets() {
     let password = "Sup3r-Secret-Passphrase";
     let post = |path: &'static str, body: Value| http.post(url(path)).json(&body).send();
 
-    let info: Value = post("/accounts/v1/username/register", json!({"username": "loggy", "password": password}))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    post("/accounts/v1/username/login", json!({"username": "loggy", "password": "Wrong-Secret-Passphrase"})).await.unwrap();
-    post("/accounts/v1/username/login", json!({"username": "loggy", "password": [password]})).await.unwrap();
-    post("/accounts/v1/username/register", json!({"username": 7, "password": password})).await.unwrap();
-    let token: Value = post("/accounts/v1/token", json!({"accountId": info["accountId"], "session": info["session"]}))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    post("/accounts/v1/refresh", json!({"accountId": info["accountId"], "session": info["session"]})).await.unwrap();
+    let info: Value = post(
+        "/accounts/v1/username/register",
+        json!({"username": "loggy", "password": password}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    post(
+        "/accounts/v1/username/login",
+        json!({"username": "loggy", "password": "Wrong-Secret-Passphrase"}),
+    )
+    .await
+    .unwrap();
+    post(
+        "/accounts/v1/username/login",
+        json!({"username": "loggy", "password": [password]}),
+    )
+    .await
+    .unwrap();
+    post(
+        "/accounts/v1/username/register",
+        json!({"username": 7, "password": password}),
+    )
+    .await
+    .unwrap();
+    let token: Value = post(
+        "/accounts/v1/token",
+        json!({"accountId": info["accountId"], "session": info["session"]}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    post(
+        "/accounts/v1/refresh",
+        json!({"accountId": info["accountId"], "session": info["session"]}),
+    )
+    .await
+    .unwrap();
 
     let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let status = wait_with_timeout(&mut child, Duration::from_secs(30));
     assert_eq!(status.code(), Some(0), "graceful exit");
     let log: Vec<String> = lines.try_iter().collect();
     let log = log.join("\n");
-    assert!(log.contains("shutting down") && log.contains("stopped"), "{log}");
+    assert!(
+        log.contains("shutting down") && log.contains("stopped"),
+        "{log}"
+    );
     assert!(log.contains("login_failed"), "security events are logged");
 
     let session = info["session"].as_str().unwrap();
     let secret_part = session.split_once('.').unwrap().1;
-    let new_secret = token["session"].as_str().unwrap().split_once('.').unwrap().1;
-    for secret in [password, "Wrong-Secret-Passphrase", secret_part, new_secret, info["token"].as_str().unwrap(), token["token"].as_str().unwrap()] {
+    let new_secret = token["session"]
+        .as_str()
+        .unwrap()
+        .split_once('.')
+        .unwrap()
+        .1;
+    for secret in [
+        password,
+        "Wrong-Secret-Passphrase",
+        secret_part,
+        new_secret,
+        info["token"].as_str().unwrap(),
+        token["token"].as_str().unwrap(),
+    ] {
         assert!(!log.contains(secret), "a secret reached the log");
     }
 }

@@ -8,7 +8,10 @@ use lares::grpc::status::reason_of;
 use lares::proto::account as pb;
 use serde_json::json;
 
-for_each_store!(health_metrics_and_grpc_health, saturated_hash_pool_answers_unavailable_with_retry_after);
+for_each_store!(
+    health_metrics_and_grpc_health,
+    saturated_hash_pool_answers_unavailable_with_retry_after
+);
 
 async fn health_metrics_and_grpc_health(backend: Backend) {
     let app = TestApp::start(backend).await;
@@ -17,12 +20,31 @@ async fn health_metrics_and_grpc_health(backend: Backend) {
         assert_eq!(response.status(), 200, "{path}");
     }
     app.register("metered").await;
-    app.post("/accounts/v1/username/login", json!({"username": "metered", "password": "wrong password"})).await;
+    app.post(
+        "/accounts/v1/username/login",
+        json!({"username": "metered", "password": "wrong password"}),
+    )
+    .await;
     let mut client = app.grpc().await;
-    client.dev_ping(pb::DevPingRequest { message: "hi".into() }).await.unwrap();
+    client
+        .dev_ping(pb::DevPingRequest {
+            message: "hi".into(),
+        })
+        .await
+        .unwrap();
 
-    let response = app.http.get(app.internal_url("/metrics")).send().await.unwrap();
-    assert!(response.headers()["content-type"].to_str().unwrap().contains("openmetrics"));
+    let response = app
+        .http
+        .get(app.internal_url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("openmetrics")
+    );
     let text = response.text().await.unwrap();
     for expected in [
         r#"lares_requests_total{edge="http",route="/accounts/v1/username/register",method="POST",outcome="200"} 1"#,
@@ -36,18 +58,24 @@ async fn health_metrics_and_grpc_health(backend: Backend) {
     }
     assert!(!text.contains("metered"), "no account names in labels");
 
-    let channel = tonic::transport::Channel::from_shared(format!("http://{}", app.running().grpc_internal))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel =
+        tonic::transport::Channel::from_shared(format!("http://{}", app.running().grpc_internal))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
     let answer = health
-        .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(answer.status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+    assert_eq!(
+        answer.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
     app.stop().await;
 }
 
@@ -64,7 +92,10 @@ async fn saturated_hash_pool_answers_unavailable_with_retry_after(backend: Backe
     app.register("busy").await;
     let body = json!({"username": "busy", "password": PASSWORD});
     let burst = (0..12).map(|_| {
-        let request = app.http.post(app.url("/accounts/v1/username/login")).json(&body);
+        let request = app
+            .http
+            .post(app.url("/accounts/v1/username/login"))
+            .json(&body);
         async move { request.send().await.unwrap() }
     });
     let responses = futures_util::future::join_all(burst).await;
@@ -81,7 +112,11 @@ async fn saturated_hash_pool_answers_unavailable_with_retry_after(backend: Backe
     let calls = (0..12).map(|_| {
         let mut client = client.clone();
         async move {
-            let req = pb::UsernameLoginRequest { username: "busy".into(), password: PASSWORD.into(), color: String::new() };
+            let req = pb::UsernameLoginRequest {
+                username: "busy".into(),
+                password: PASSWORD.into(),
+                color: String::new(),
+            };
             client.username_login(req).await
         }
     });
@@ -93,20 +128,41 @@ async fn saturated_hash_pool_answers_unavailable_with_retry_after(backend: Backe
         assert_eq!(reason_of(status).as_deref(), Some("UNAVAILABLE"));
         assert_eq!(status.metadata().get("retry-after").unwrap(), "1");
     }
-    client.dev_ping(pb::DevPingRequest::default()).await.expect("other calls are unaffected");
+    client
+        .dev_ping(pb::DevPingRequest::default())
+        .await
+        .expect("other calls are unaffected");
     app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_follows_the_store() {
     let app = TestApp::start(Backend::Postgres).await;
-    let ready = app.http.get(app.internal_url("/health/ready")).send().await.unwrap();
+    let ready = app
+        .http
+        .get(app.internal_url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ready.status(), 200);
     app.db.drop_db().await;
-    let ready = app.http.get(app.internal_url("/health/ready")).send().await.unwrap();
+    let ready = app
+        .http
+        .get(app.internal_url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ready.status(), 503);
-    assert_eq!(ready.json::<serde_json::Value>().await.unwrap()["reason"], "UNAVAILABLE");
-    let live = app.http.get(app.internal_url("/health/live")).send().await.unwrap();
+    assert_eq!(
+        ready.json::<serde_json::Value>().await.unwrap()["reason"],
+        "UNAVAILABLE"
+    );
+    let live = app
+        .http
+        .get(app.internal_url("/health/live"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(live.status(), 200, "liveness does not depend on the store");
     app.stop().await;
 }
@@ -114,15 +170,33 @@ async fn readiness_follows_the_store() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dev_ping_answers_only_in_the_dev_profile() {
     let app = TestApp::start_with(Backend::Sqlite, |c| c.label.profile = Profile::Test).await;
-    let response = app.http.get(app.url("/accounts/v1/dev/ping?message=hi")).send().await.unwrap();
+    let response = app
+        .http
+        .get(app.url("/accounts/v1/dev/ping?message=hi"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 404);
-    let err = app.grpc().await.dev_ping(pb::DevPingRequest::default()).await.unwrap_err();
+    let err = app
+        .grpc()
+        .await
+        .dev_ping(pb::DevPingRequest::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), tonic::Code::NotFound);
     app.stop().await;
 
     let app = TestApp::start(Backend::Sqlite).await;
-    let response = app.http.get(app.url("/accounts/v1/dev/ping?message=hi+there")).send().await.unwrap();
+    let response = app
+        .http
+        .get(app.url("/accounts/v1/dev/ping?message=hi+there"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(response.json::<serde_json::Value>().await.unwrap()["message"], "hi there");
+    assert_eq!(
+        response.json::<serde_json::Value>().await.unwrap()["message"],
+        "hi there"
+    );
     app.stop().await;
 }

@@ -45,7 +45,11 @@ async fn python_grpc_client_runs_the_flow_and_opens_tokens(backend: Backend) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "python client failed:\n{stderr}");
     let seen: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let codec = AccountIdCodec::new(&app.config.account.id_salt, app.config.account.id_min_length).unwrap();
+    let codec = AccountIdCodec::new(
+        &app.config.account.id_salt,
+        app.config.account.id_min_length,
+    )
+    .unwrap();
     let account = codec.decode(seen["account_id"].as_str().unwrap()).unwrap();
     assert_eq!(seen["token_account_id"].as_i64(), Some(account.0));
     assert_eq!(seen["zone"], 3);

@@ -38,7 +38,12 @@ impl HashPool {
                     .spawn(move || rx.iter().for_each(|job| job()))
             })
             .collect::<std::io::Result<_>>()?;
-        Ok(HashPool { jobs: Some(tx), threads, max_wait, metrics })
+        Ok(HashPool {
+            jobs: Some(tx),
+            threads,
+            max_wait,
+            metrics,
+        })
     }
 
     /// Runs `work` on the pool. Fails with `UNAVAILABLE` when the queue is full, and when the
@@ -48,7 +53,10 @@ impl HashPool {
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        let jobs = self.jobs.as_ref().ok_or_else(|| Error::unavailable(1, "hash pool stopped"))?;
+        let jobs = self
+            .jobs
+            .as_ref()
+            .ok_or_else(|| Error::unavailable(1, "hash pool stopped"))?;
         let (tx, rx) = oneshot::channel();
         let queued = Instant::now();
         let max_wait = self.max_wait;
@@ -63,7 +71,9 @@ impl HashPool {
                 self.metrics.hash_rejected.inc();
                 return Err(Error::unavailable(1, "password hash queue is full"));
             }
-            Err(TrySendError::Disconnected(_)) => return Err(Error::unavailable(1, "hash pool stopped")),
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(Error::unavailable(1, "hash pool stopped"));
+            }
         }
         self.metrics.hash_queue.set(jobs.len() as i64);
         let waited = tokio::time::timeout(max_wait * 2, rx).await;
@@ -106,7 +116,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_queue_answers_unavailable_at_once() {
-        let pool = Arc::new(HashPool::start(1, 1, Duration::from_secs(5), Arc::new(Metrics::new())).unwrap());
+        let pool = Arc::new(
+            HashPool::start(1, 1, Duration::from_secs(5), Arc::new(Metrics::new())).unwrap(),
+        );
         let (release_tx, release_rx) = mpsc::channel::<()>();
         let (started_tx, started_rx) = mpsc::channel::<()>();
         let busy = {
@@ -128,7 +140,10 @@ mod tests {
             tokio::task::yield_now().await;
         }
         let err = pool.run(|| 2).await.unwrap_err();
-        assert_eq!((err.reason, err.retry_after), (Reason::Unavailable, Some(1)));
+        assert_eq!(
+            (err.reason, err.retry_after),
+            (Reason::Unavailable, Some(1))
+        );
         release_tx.send(()).unwrap();
         busy.await.unwrap().unwrap();
         assert_eq!(queued.await.unwrap().unwrap(), 1);

@@ -78,7 +78,16 @@ impl SessionActor {
     ) -> Self {
         let last_active = Instant::now();
         let sessions = HashMap::new();
-        SessionActor { account, seq, deps, registry, sessions, color: None, last_active, idle }
+        SessionActor {
+            account,
+            seq,
+            deps,
+            registry,
+            sessions,
+            color: None,
+            last_active,
+            idle,
+        }
     }
 
     fn touch(&mut self) {
@@ -101,7 +110,8 @@ impl Actor for SessionActor {
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
         self.deps.metrics.live_actors.dec();
-        self.registry.remove_if(&self.account, |_, (seq, _)| *seq == self.seq);
+        self.registry
+            .remove_if(&self.account, |_, (seq, _)| *seq == self.seq);
     }
 }
 
@@ -145,17 +155,23 @@ impl Handler<Logout> for SessionActor {
         let cached = self.sessions.get(&msg.credential.id).cloned();
         let (deps, account, all) = (self.deps.clone(), self.account, msg.all);
         let work = async move { logout(&deps, account, cached, msg).await };
-        AtomicResponse::new(Box::pin(work.into_actor(self).map(move |step, act, ctx| {
-            if all && step.0.is_ok() {
-                act.sessions.clear();
-            }
-            cache_result(step, act, ctx)
-        })))
+        AtomicResponse::new(Box::pin(work.into_actor(self).map(
+            move |step, act, ctx| {
+                if all && step.0.is_ok() {
+                    act.sessions.clear();
+                }
+                cache_result(step, act, ctx)
+            },
+        )))
     }
 }
 
 /// Caches the family a step returned, then hands back its result.
-fn cache_result<T>(step: Step<T>, act: &mut SessionActor, _: &mut Context<SessionActor>) -> Result<T> {
+fn cache_result<T>(
+    step: Step<T>,
+    act: &mut SessionActor,
+    _: &mut Context<SessionActor>,
+) -> Result<T> {
     let (result, session) = step;
     if let Some(session) = session {
         act.sessions.insert(session.id.clone(), session);
@@ -188,7 +204,10 @@ fn seal_token(deps: &SessionDeps, account: AccountId, color: &str, now: i64) -> 
 async fn account_color(deps: &SessionDeps, account: AccountId) -> Result<String> {
     let found = deps.store.account(account).await?;
     let found = found.ok_or_else(Error::session_illegal)?;
-    Ok(color::pick(found.default_color.as_deref(), &deps.default_color))
+    Ok(color::pick(
+        found.default_color.as_deref(),
+        &deps.default_color,
+    ))
 }
 
 /// The family as stored, if it belongs to `account`.
@@ -236,10 +255,11 @@ async fn rotate(
     };
     // A failed compare-and-set means another node changed the family: judge again from the store.
     for _ in 0..2 {
-        let (mut session, verdict) = match verdict(deps, account, cached.take(), &msg.credential).await {
-            Ok(found) => found,
-            Err(err) => return (Err(err), None),
-        };
+        let (mut session, verdict) =
+            match verdict(deps, account, cached.take(), &msg.credential).await {
+                Ok(found) => found,
+                Err(err) => return (Err(err), None),
+            };
         if verdict != Verdict::Current {
             return refuse(deps, session, verdict).await;
         }
@@ -248,16 +268,26 @@ async fn rotate(
         let credential = session.rotate(&deps.secrets, &deps.policy, now);
         match deps.store.update_session(&session, expected).await {
             Ok(true) => {
-                let token = msg.issue_token.then(|| seal_token(deps, account, &color, now));
+                let token = msg
+                    .issue_token
+                    .then(|| seal_token(deps, account, &color, now));
                 let expires = session.expires_ms;
-                let issued = Issued { credential, session_expires_ms: expires, token, color };
+                let issued = Issued {
+                    credential,
+                    session_expires_ms: expires,
+                    token,
+                    color,
+                };
                 return (Ok(issued), Some(session));
             }
             Ok(false) => continue,
             Err(err) => return (Err(err.into()), None),
         }
     }
-    (Err(Error::unavailable(1, "session changed concurrently twice")), None)
+    (
+        Err(Error::unavailable(1, "session changed concurrently twice")),
+        None,
+    )
 }
 
 async fn logout(
@@ -276,7 +306,10 @@ async fn logout(
     }
     let now = deps.clock.now_ms();
     if msg.all {
-        let revoked = deps.store.revoke_account_sessions(account, RevokeReason::LogoutAll, now).await;
+        let revoked = deps
+            .store
+            .revoke_account_sessions(account, RevokeReason::LogoutAll, now)
+            .await;
         return match revoked {
             Ok(ids) => {
                 tracing::info!(target: "lares::security", event = "logout_all", %account, sessions = ids.len());
@@ -285,7 +318,11 @@ async fn logout(
             Err(err) => (Err(err.into()), None),
         };
     }
-    match deps.store.revoke_session(&session.id, RevokeReason::Logout, now).await {
+    match deps
+        .store
+        .revoke_session(&session.id, RevokeReason::Logout, now)
+        .await
+    {
         Ok(_) => {
             session.revoke(RevokeReason::Logout, now);
             (Ok(()), Some(session))
@@ -301,7 +338,11 @@ async fn refuse<T>(deps: &SessionDeps, mut session: Session, verdict: Verdict) -
         Verdict::Expired => return (Err(Error::session_timeout()), Some(session)),
         Verdict::Reuse => {
             let now = deps.clock.now_ms();
-            if let Err(err) = deps.store.revoke_session(&id, RevokeReason::Reuse, now).await {
+            if let Err(err) = deps
+                .store
+                .revoke_session(&id, RevokeReason::Reuse, now)
+                .await
+            {
                 return (Err(err.into()), None);
             }
             session.revoke(RevokeReason::Reuse, now);

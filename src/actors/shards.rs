@@ -3,8 +3,8 @@
 //! first use and stop themselves when idle.
 
 use std::hash::{BuildHasher, RandomState};
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::dev::ToEnvelope;
@@ -54,7 +54,10 @@ impl Shards {
         {
             return entry.1.clone();
         }
-        let mut entry = self.registry.entry(account).or_insert_with(|| self.spawn(account));
+        let mut entry = self
+            .registry
+            .entry(account)
+            .or_insert_with(|| self.spawn(account));
         if !entry.1.connected() {
             *entry = self.spawn(account);
         }
@@ -81,11 +84,19 @@ impl Shards {
         <SessionActor as Actor>::Context: ToEnvelope<SessionActor, M>,
     {
         for _ in 0..2 {
-            match self.actor(account).send(msg.clone()).timeout(self.timeout).await {
+            match self
+                .actor(account)
+                .send(msg.clone())
+                .timeout(self.timeout)
+                .await
+            {
                 Ok(answer) => return answer,
                 Err(MailboxError::Closed) => continue,
                 Err(MailboxError::Timeout) => {
-                    return Err(Error::unavailable(1, "session actor did not answer in time"));
+                    return Err(Error::unavailable(
+                        1,
+                        "session actor did not answer in time",
+                    ));
                 }
             }
         }

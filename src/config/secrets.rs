@@ -52,18 +52,34 @@ fn resolve_one(
         if profile == Profile::Prod {
             return Err(invalid(key, "is required in the prod profile"));
         }
-        warnings.push(format!("{key} is not set; a random key is used until this process exits"));
+        warnings.push(format!(
+            "{key} is not set; a random key is used until this process exits"
+        ));
         let len = sizes.last().copied().unwrap_or(32);
         return Ok((0..len).map(|_| rand::random::<u8>()).collect());
     }
     if profile == Profile::Prod && KNOWN_SAMPLES.contains(&text.trim()) {
-        return Err(invalid(key, "is a published sample value; generate a key of your own"));
+        return Err(invalid(
+            key,
+            "is a published sample value; generate a key of your own",
+        ));
     }
     let bytes = decode_key(key, text)?;
-    let fits = if sizes.is_empty() { bytes.len() >= 32 } else { sizes.contains(&bytes.len()) };
+    let fits = if sizes.is_empty() {
+        bytes.len() >= 32
+    } else {
+        sizes.contains(&bytes.len())
+    };
     if !fits {
-        let want = if sizes.is_empty() { "at least 32".to_owned() } else { "16, 24 or 32".to_owned() };
-        return Err(invalid(key, format!("decodes to {} bytes; {want} are required", bytes.len())));
+        let want = if sizes.is_empty() {
+            "at least 32".to_owned()
+        } else {
+            "16, 24 or 32".to_owned()
+        };
+        return Err(invalid(
+            key,
+            format!("decodes to {} bytes; {want} are required", bytes.len()),
+        ));
     }
     Ok(bytes)
 }

@@ -1,3 +1,6 @@
+// figment's Jail closures return figment::Error, which is large; that is the crate's API.
+#![allow(clippy::result_large_err)]
+
 use figment::Jail;
 
 use super::*;
@@ -29,8 +32,11 @@ fn file_then_environment_override() {
     Jail::expect_with(|jail| {
         jail.set_env("LARES__SERVER__HTTP_EXTERNAL", "127.0.0.1:18001");
         jail.set_env("LARES__LABEL__ZONE", "7");
-        let c = load_in(jail, Some("[server]\nhttp_external = \"127.0.0.1:1\"\n[label]\ncolor = \"blue\"\n"))
-            .unwrap();
+        let c = load_in(
+            jail,
+            Some("[server]\nhttp_external = \"127.0.0.1:1\"\n[label]\ncolor = \"blue\"\n"),
+        )
+        .unwrap();
         assert_eq!(c.server.http_external.to_string(), "127.0.0.1:18001");
         assert_eq!(c.label.color, "blue");
         assert_eq!(c.label.zone, 7);
@@ -47,12 +53,16 @@ fn bad_values_name_their_key() {
         Ok(())
     });
     Jail::expect_with(|jail| {
-        let err = load_in(jail, Some("[store]\nurl = \"mysql://x\"\n")).unwrap_err().to_string();
+        let err = load_in(jail, Some("[store]\nurl = \"mysql://x\"\n"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("store.url"), "{err}");
         Ok(())
     });
     Jail::expect_with(|jail| {
-        let err = load_in(jail, Some("[server]\nbody_limt = 5\n")).unwrap_err().to_string();
+        let err = load_in(jail, Some("[server]\nbody_limt = 5\n"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("body_limt"), "{err}");
         Ok(())
     });
@@ -75,7 +85,10 @@ fn a_missing_file_is_an_error() {
 fn dev_generates_missing_keys_and_prod_refuses_them() {
     let mut config = Config::default();
     let (keys, warnings) = config.keys().unwrap();
-    assert_eq!((keys.token.len(), keys.session.len(), keys.platform.len()), (32, 32, 32));
+    assert_eq!(
+        (keys.token.len(), keys.session.len(), keys.platform.len()),
+        (32, 32, 32)
+    );
     assert_eq!(warnings.len(), 3);
     config.label.profile = Profile::Prod;
     let err = config.keys().unwrap_err().to_string();
@@ -97,7 +110,10 @@ fn prod_refuses_samples_and_every_profile_refuses_wrong_sizes() {
     config.label.profile = Profile::Dev;
     config.secrets.session_key = STANDARD.encode([9u8; 31]);
     let err = config.keys().unwrap_err().to_string();
-    assert!(err.contains("secrets.session_key") && err.contains("31 bytes"), "{err}");
+    assert!(
+        err.contains("secrets.session_key") && err.contains("31 bytes"),
+        "{err}"
+    );
     config.secrets.session_key = "%%%".into();
     assert!(config.keys().unwrap_err().to_string().contains("base64"));
 }
@@ -107,4 +123,26 @@ fn secrets_never_appear_in_debug_output() {
     let mut config = Config::default();
     config.secrets.session_key = "c3VwZXItc2VjcmV0".into();
     assert!(!format!("{config:?}").contains("c3VwZXItc2VjcmV0"));
+}
+
+#[test]
+fn the_shipped_config_file_holds_the_defaults() {
+    Jail::expect_with(|_| {
+        let shipped = Config::load(Some(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/configs/lares.toml"
+        ))))
+        .unwrap();
+        let as_toml = |c: &Config| {
+            let mut value = figment::value::Value::serialize(c).unwrap();
+            if let figment::value::Value::Dict(_, dict) = &mut value
+                && let Some(figment::value::Value::Dict(_, label)) = dict.get_mut("label")
+            {
+                label.remove("node");
+            }
+            format!("{value:?}")
+        };
+        assert_eq!(as_toml(&shipped), as_toml(&Config::default()));
+        Ok(())
+    });
 }

@@ -65,7 +65,10 @@ const SECRET_LEN: usize = 43;
 impl SessionCredential {
     /// A new credential for the given family.
     pub fn issue(id: SessionId) -> Self {
-        SessionCredential { id, secret: random::b64_token::<32>() }
+        SessionCredential {
+            id,
+            secret: random::b64_token::<32>(),
+        }
     }
 
     /// Parses `sessionId.secret`; anything else is `SESSION_ILLEGAL`.
@@ -75,7 +78,10 @@ impl SessionCredential {
         if secret.len() != SECRET_LEN || !secret.bytes().all(random::is_b64url) {
             return Err(Error::session_illegal());
         }
-        Ok(SessionCredential { id, secret: secret.to_owned() })
+        Ok(SessionCredential {
+            id,
+            secret: secret.to_owned(),
+        })
     }
 
     /// The text handed to the client.
@@ -125,7 +131,15 @@ mod tests {
         for good in ["abc", "Player_1", "a.b-c", &"x".repeat(32)] {
             assert!(Username::parse(good).is_ok(), "{good}");
         }
-        for bad in ["ab", "", &"x".repeat(33), "has space", "émile", "semi;colon", "null\0"] {
+        for bad in [
+            "ab",
+            "",
+            &"x".repeat(33),
+            "has space",
+            "émile",
+            "semi;colon",
+            "null\0",
+        ] {
             let err = Username::parse(bad).unwrap_err();
             assert_eq!(err.reason, Reason::ParamInvalid, "{bad}");
         }
@@ -138,7 +152,12 @@ mod tests {
         assert!(check_password("ééééééé").is_err());
         assert!(check_password("éééééééé").is_ok());
         assert!(check_password(&"p".repeat(129)).is_err());
-        assert!(!check_password("short").unwrap_err().message.contains("short"));
+        assert!(
+            !check_password("short")
+                .unwrap_err()
+                .message
+                .contains("short")
+        );
     }
 
     #[test]
@@ -156,7 +175,10 @@ mod tests {
             format!("{id}.{}", "+".repeat(43)),
             format!("x.{}", "a".repeat(43)),
         ] {
-            assert_eq!(SessionCredential::parse(&bad).unwrap_err().reason, Reason::SessionIllegal);
+            assert_eq!(
+                SessionCredential::parse(&bad).unwrap_err().reason,
+                Reason::SessionIllegal
+            );
         }
     }
 

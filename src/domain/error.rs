@@ -92,7 +92,12 @@ pub struct Error {
 
 impl Error {
     pub fn new(reason: Reason, message: impl Into<Cow<'static, str>>) -> Self {
-        Error { reason, message: message.into(), retry_after: None, detail: None }
+        Error {
+            reason,
+            message: message.into(),
+            retry_after: None,
+            detail: None,
+        }
     }
 
     pub fn param(message: impl Into<Cow<'static, str>>) -> Self {
@@ -125,7 +130,10 @@ impl Error {
     }
 
     pub fn unimplemented(what: &'static str) -> Self {
-        Self::new(Reason::Unimplemented, format!("{what} is not available in this version"))
+        Self::new(
+            Reason::Unimplemented,
+            format!("{what} is not available in this version"),
+        )
     }
 
     /// The service cannot take the request now; the client should retry after `seconds`.
@@ -138,7 +146,10 @@ impl Error {
     }
 
     pub fn internal(detail: impl Into<String>) -> Self {
-        Error { detail: Some(detail.into()), ..Self::new(Reason::Internal, "internal error") }
+        Error {
+            detail: Some(detail.into()),
+            ..Self::new(Reason::Internal, "internal error")
+        }
     }
 
     /// Logs a failed request once, where it is answered: server-side failures with their
@@ -146,9 +157,15 @@ impl Error {
     pub fn log(&self) {
         let detail = self.detail.as_deref().unwrap_or("");
         match self.reason {
-            Reason::Internal => tracing::error!(reason = self.reason.code(), detail, "request failed"),
-            Reason::Unavailable => tracing::warn!(reason = self.reason.code(), detail, "request shed"),
-            _ => tracing::debug!(reason = self.reason.code(), message = %self.message, "request refused"),
+            Reason::Internal => {
+                tracing::error!(reason = self.reason.code(), detail, "request failed")
+            }
+            Reason::Unavailable => {
+                tracing::warn!(reason = self.reason.code(), detail, "request shed")
+            }
+            _ => {
+                tracing::debug!(reason = self.reason.code(), message = %self.message, "request refused")
+            }
         }
     }
 
@@ -185,7 +202,10 @@ mod tests {
             (Reason::Unavailable, "UNAVAILABLE", 503, 14),
         ];
         for (reason, code, http, grpc) in expect {
-            assert_eq!((reason.code(), reason.http_status(), reason.grpc_code()), (code, http, grpc));
+            assert_eq!(
+                (reason.code(), reason.http_status(), reason.grpc_code()),
+                (code, http, grpc)
+            );
         }
     }
 

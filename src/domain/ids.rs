@@ -51,7 +51,10 @@ const MAX_OPAQUE_LEN: usize = 32;
 
 impl AccountIdCodec {
     pub fn new(salt: &str, min_length: usize) -> Result<Self, String> {
-        let harsh = harsh::Harsh::builder().salt(salt).length(min_length).build();
+        let harsh = harsh::Harsh::builder()
+            .salt(salt)
+            .length(min_length)
+            .build();
         harsh.map(AccountIdCodec).map_err(|e| e.to_string())
     }
 

@@ -15,7 +15,11 @@ pub struct HashParams {
 
 impl Default for HashParams {
     fn default() -> Self {
-        HashParams { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 }
+        HashParams {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        }
     }
 }
 
@@ -39,7 +43,10 @@ impl PasswordHashing {
     pub fn new(p: HashParams) -> Result<Self, String> {
         let params = Params::new(p.memory_kib, p.iterations, p.parallelism, None)
             .map_err(|e| format!("invalid Argon2 parameters: {e}"))?;
-        let mut hashing = PasswordHashing { params, decoy: String::new() };
+        let mut hashing = PasswordHashing {
+            params,
+            decoy: String::new(),
+        };
         let decoy_password = super::random::b64_token::<16>();
         hashing.decoy = hashing.hash(&decoy_password).map_err(|e| e.to_string())?;
         Ok(hashing)
@@ -51,7 +58,10 @@ impl PasswordHashing {
 
     /// A PHC string for the password, with a fresh random salt.
     pub fn hash(&self, password: &str) -> Result<String, argon2::password_hash::Error> {
-        Ok(self.argon2().hash_password(password.as_bytes())?.to_string())
+        Ok(self
+            .argon2()
+            .hash_password(password.as_bytes())?
+            .to_string())
     }
 
     /// Verifies a password against a stored PHC string, or against the decoy when there is
@@ -62,14 +72,18 @@ impl PasswordHashing {
             return Verified::Mismatch;
         };
         match self.verify_phc(password, stored) {
-            Some(hash) => Verified::Match { needs_rehash: self.is_weaker(&hash) },
+            Some(hash) => Verified::Match {
+                needs_rehash: self.is_weaker(&hash),
+            },
             None => Verified::Mismatch,
         }
     }
 
     fn verify_phc(&self, password: &str, stored: &str) -> Option<PasswordHash> {
         let hash = PasswordHash::new(stored).ok()?;
-        self.argon2().verify_password(password.as_bytes(), &hash).ok()?;
+        self.argon2()
+            .verify_password(password.as_bytes(), &hash)
+            .ok()?;
         Some(hash)
     }
 
@@ -93,7 +107,11 @@ impl PasswordHashing {
 mod tests {
     use super::*;
 
-    const CHEAP: HashParams = HashParams { memory_kib: 64, iterations: 1, parallelism: 1 };
+    const CHEAP: HashParams = HashParams {
+        memory_kib: 64,
+        iterations: 1,
+        parallelism: 1,
+    };
 
     #[test]
     fn hashes_verify_and_are_salted() {
@@ -102,24 +120,50 @@ mod tests {
         let b = hashing.hash("correct horse").unwrap();
         assert!(a.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
         assert_ne!(a, b);
-        assert_eq!(hashing.verify("correct horse", Some(&a)), Verified::Match { needs_rehash: false });
+        assert_eq!(
+            hashing.verify("correct horse", Some(&a)),
+            Verified::Match {
+                needs_rehash: false
+            }
+        );
         assert_eq!(hashing.verify("wrong horse", Some(&a)), Verified::Mismatch);
-        assert_eq!(hashing.verify("correct horse", Some("not a phc string")), Verified::Mismatch);
+        assert_eq!(
+            hashing.verify("correct horse", Some("not a phc string")),
+            Verified::Mismatch
+        );
         assert_eq!(hashing.verify("anything", None), Verified::Mismatch);
     }
 
     #[test]
     fn weaker_stored_hashes_ask_for_a_rehash() {
         let weak = PasswordHashing::new(CHEAP).unwrap();
-        let strong = PasswordHashing::new(HashParams { memory_kib: 128, ..CHEAP }).unwrap();
+        let strong = PasswordHashing::new(HashParams {
+            memory_kib: 128,
+            ..CHEAP
+        })
+        .unwrap();
         let stored = weak.hash("correct horse").unwrap();
-        assert_eq!(strong.verify("correct horse", Some(&stored)), Verified::Match { needs_rehash: true });
+        assert_eq!(
+            strong.verify("correct horse", Some(&stored)),
+            Verified::Match { needs_rehash: true }
+        );
         let stored = strong.hash("correct horse").unwrap();
-        assert_eq!(weak.verify("correct horse", Some(&stored)), Verified::Match { needs_rehash: false });
+        assert_eq!(
+            weak.verify("correct horse", Some(&stored)),
+            Verified::Match {
+                needs_rehash: false
+            }
+        );
     }
 
     #[test]
     fn invalid_parameters_are_refused() {
-        assert!(PasswordHashing::new(HashParams { memory_kib: 1, ..CHEAP }).is_err());
+        assert!(
+            PasswordHashing::new(HashParams {
+                memory_kib: 1,
+                ..CHEAP
+            })
+            .is_err()
+        );
     }
 }

@@ -50,7 +50,9 @@ impl RevokeReason {
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Logout, Self::LogoutAll, Self::Reuse].into_iter().find(|r| r.as_str() == text)
+        [Self::Logout, Self::LogoutAll, Self::Reuse]
+            .into_iter()
+            .find(|r| r.as_str() == text)
     }
 }
 
@@ -130,7 +132,11 @@ impl Session {
         if bool::from(self.current.ct_eq(presented)) {
             return Verdict::Current;
         }
-        match self.retired.iter().find(|r| bool::from(r.hash.ct_eq(presented))) {
+        match self
+            .retired
+            .iter()
+            .find(|r| bool::from(r.hash.ct_eq(presented)))
+        {
             Some(r) if now - r.at_ms <= policy.grace_ms => Verdict::RetiredInGrace,
             Some(_) => Verdict::Reuse,
             None => Verdict::Unknown,
@@ -146,7 +152,13 @@ impl Session {
         now: Millis,
     ) -> SessionCredential {
         let credential = SessionCredential::issue(self.id.clone());
-        self.retired.insert(0, Retired { hash: self.current, at_ms: now });
+        self.retired.insert(
+            0,
+            Retired {
+                hash: self.current,
+                at_ms: now,
+            },
+        );
         self.retired.truncate(RETIRED_HISTORY);
         self.current = hasher.hash(&credential);
         self.generation += 1;
@@ -181,7 +193,10 @@ pub fn decode_retired(bytes: &[u8]) -> Vec<Retired> {
             h.copy_from_slice(hash);
             let mut t = [0u8; 8];
             t.copy_from_slice(at);
-            Retired { hash: h, at_ms: Millis::from_be_bytes(t) }
+            Retired {
+                hash: h,
+                at_ms: Millis::from_be_bytes(t),
+            }
         })
         .collect()
 }

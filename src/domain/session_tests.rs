@@ -1,6 +1,10 @@
 use super::*;
 
-const POLICY: SessionPolicy = SessionPolicy { idle_ms: 1_000_000, absolute_ms: 3_000_000, grace_ms: 10_000 };
+const POLICY: SessionPolicy = SessionPolicy {
+    idle_ms: 1_000_000,
+    absolute_ms: 3_000_000,
+    grace_ms: 10_000,
+};
 
 fn hasher() -> SecretHasher {
     SecretHasher::new(b"test session key")
@@ -15,9 +19,18 @@ fn current_secret_rotates_and_the_old_one_is_retired() {
     assert_eq!(s.generation, 1);
     assert_eq!(second.id, first.id);
     assert_eq!(s.check(&h.hash(&second), &POLICY, 6), Verdict::Current);
-    assert_eq!(s.check(&h.hash(&first), &POLICY, 6), Verdict::RetiredInGrace);
-    assert_eq!(s.check(&h.hash(&first), &POLICY, 5 + 10_000), Verdict::RetiredInGrace);
-    assert_eq!(s.check(&h.hash(&first), &POLICY, 5 + 10_001), Verdict::Reuse);
+    assert_eq!(
+        s.check(&h.hash(&first), &POLICY, 6),
+        Verdict::RetiredInGrace
+    );
+    assert_eq!(
+        s.check(&h.hash(&first), &POLICY, 5 + 10_000),
+        Verdict::RetiredInGrace
+    );
+    assert_eq!(
+        s.check(&h.hash(&first), &POLICY, 5 + 10_001),
+        Verdict::Reuse
+    );
 }
 
 #[test]
@@ -36,11 +49,17 @@ fn expiry_slides_but_never_past_the_absolute_limit() {
     let mut now = 0;
     while now < 2_900_000 {
         now += 900_000;
-        assert_eq!(s.check(&h.hash(&cred), &POLICY, now.min(2_999_999)), Verdict::Current);
+        assert_eq!(
+            s.check(&h.hash(&cred), &POLICY, now.min(2_999_999)),
+            Verdict::Current
+        );
         cred = s.rotate(&h, &POLICY, now.min(2_999_999));
     }
     assert_eq!(s.expires_ms, 3_000_000);
-    assert_eq!(s.check(&h.hash(&cred), &POLICY, 3_000_000), Verdict::Expired);
+    assert_eq!(
+        s.check(&h.hash(&cred), &POLICY, 3_000_000),
+        Verdict::Expired
+    );
 }
 
 #[test]
@@ -48,7 +67,10 @@ fn idle_session_expires() {
     let h = hasher();
     let (s, cred) = Session::open(AccountId(1), &h, &POLICY, 0);
     assert_eq!(s.check(&h.hash(&cred), &POLICY, 999_999), Verdict::Current);
-    assert_eq!(s.check(&h.hash(&cred), &POLICY, 1_000_000), Verdict::Expired);
+    assert_eq!(
+        s.check(&h.hash(&cred), &POLICY, 1_000_000),
+        Verdict::Expired
+    );
 }
 
 #[test]
@@ -57,7 +79,13 @@ fn revoked_family_refuses_every_secret() {
     let (mut s, cred) = Session::open(AccountId(1), &h, &POLICY, 0);
     s.revoke(RevokeReason::Logout, 1);
     s.revoke(RevokeReason::Reuse, 2);
-    assert_eq!(s.revoked, Some(Revocation { at_ms: 1, reason: RevokeReason::Logout }));
+    assert_eq!(
+        s.revoked,
+        Some(Revocation {
+            at_ms: 1,
+            reason: RevokeReason::Logout
+        })
+    );
     assert_eq!(s.check(&h.hash(&cred), &POLICY, 3), Verdict::Revoked);
 }
 
@@ -77,7 +105,11 @@ fn history_is_bounded_and_survives_encoding() {
 
 #[test]
 fn revoke_reasons_round_trip() {
-    for r in [RevokeReason::Logout, RevokeReason::LogoutAll, RevokeReason::Reuse] {
+    for r in [
+        RevokeReason::Logout,
+        RevokeReason::LogoutAll,
+        RevokeReason::Reuse,
+    ] {
         assert_eq!(RevokeReason::parse(r.as_str()), Some(r));
     }
     assert_eq!(RevokeReason::parse("nope"), None);

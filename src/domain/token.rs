@@ -78,9 +78,12 @@ impl TokenSealer {
         }
         let ring = keys.iter().enumerate().map(|(i, key)| {
             let key = key.as_ref();
-            Cipher::new(key).ok_or_else(|| format!("key {i} is {} bytes, not 16, 24 or 32", key.len()))
+            Cipher::new(key)
+                .ok_or_else(|| format!("key {i} is {} bytes, not 16, 24 or 32", key.len()))
         });
-        Ok(TokenSealer { ring: ring.collect::<Result<_, _>>()? })
+        Ok(TokenSealer {
+            ring: ring.collect::<Result<_, _>>()?,
+        })
     }
 
     /// Serialises and seals a token with the current key.
@@ -112,12 +115,7 @@ impl TokenSealer {
 }
 
 /// The claims of a new gateway token.
-pub fn gate_token(
-    account_id: i64,
-    color: &str,
-    zone: i32,
-    expires_unix_s: i64,
-) -> AuthToken {
+pub fn gate_token(account_id: i64, color: &str, zone: i32, expires_unix_s: i64) -> AuthToken {
     AuthToken {
         rand: hex(&super::random::bytes::<16>()),
         color: color.to_owned(),
@@ -163,7 +161,9 @@ mod tests {
         let bytes = URL_SAFE.decode(sealer.seal(&token)).unwrap();
         assert_eq!(bytes.len(), NONCE_LEN + token.encoded_len() + TAG_LEN);
         let cipher = Aes256Gcm::new_from_slice(&[1u8; 32]).unwrap();
-        let plain = cipher.decrypt(Nonce::from_slice(&bytes[..12]), &bytes[12..]).unwrap();
+        let plain = cipher
+            .decrypt(Nonce::from_slice(&bytes[..12]), &bytes[12..])
+            .unwrap();
         assert_eq!(AuthToken::decode(plain.as_slice()).unwrap(), token);
     }
 
@@ -183,7 +183,10 @@ mod tests {
         let text = sealer.seal(&sample());
         let mut flipped = URL_SAFE.decode(&text).unwrap();
         flipped[20] ^= 1;
-        assert_eq!(sealer.open(&URL_SAFE.encode(flipped)), Err(TokenError::BadKey));
+        assert_eq!(
+            sealer.open(&URL_SAFE.encode(flipped)),
+            Err(TokenError::BadKey)
+        );
         let padded_wrong = match text.strip_suffix('=') {
             Some(stripped) => stripped.to_owned(),
             None => format!("{text}="),
@@ -195,12 +198,17 @@ mod tests {
         }
         assert_eq!(sealer.open(&text[..10]), Err(TokenError::Malformed));
         assert_eq!(sealer.open("!!!!"), Err(TokenError::Malformed));
-        assert_eq!(sealer.open(&"A".repeat(MAX_TOKEN_LEN + 4)), Err(TokenError::Malformed));
+        assert_eq!(
+            sealer.open(&"A".repeat(MAX_TOKEN_LEN + 4)),
+            Err(TokenError::Malformed)
+        );
     }
 
     #[test]
     fn bad_key_sizes_are_named() {
-        let err = TokenSealer::new(&[vec![0u8; 16], vec![0u8; 20]]).err().unwrap();
+        let err = TokenSealer::new(&[vec![0u8; 16], vec![0u8; 20]])
+            .err()
+            .unwrap();
         assert!(err.contains("key 1 is 20 bytes"));
         assert!(TokenSealer::new::<Vec<u8>>(&[]).is_err());
     }

@@ -36,13 +36,21 @@ impl AccountGrpc {
             Ok(_) => "OK".to_owned(),
             Err(err) => format!("{:?}", tonic::Code::from_i32(err.reason.grpc_code())),
         };
-        self.metrics.observe("grpc", method, "POST", outcome, started.elapsed().as_secs_f64());
+        self.metrics.observe(
+            "grpc",
+            method,
+            "POST",
+            outcome,
+            started.elapsed().as_secs_f64(),
+        );
         result.map(Response::new).map_err(to_status)
     }
 }
 
 fn meta<T>(req: &Request<T>) -> RequestMeta {
-    RequestMeta { ip: req.remote_addr().map(|a| a.ip()) }
+    RequestMeta {
+        ip: req.remote_addr().map(|a| a.ip()),
+    }
 }
 
 type Answer<T> = std::result::Result<Response<T>, Status>;
@@ -50,17 +58,32 @@ type Answer<T> = std::result::Result<Response<T>, Status>;
 #[tonic::async_trait]
 impl AccountInterface for AccountGrpc {
     async fn dev_ping(&self, req: Request<pb::DevPingRequest>) -> Answer<pb::DevPingResponse> {
-        self.call("DevPing", self.service.dev_ping(req.into_inner())).await
+        self.call("DevPing", self.service.dev_ping(req.into_inner()))
+            .await
     }
 
-    async fn username_register(&self, req: Request<pb::UsernameRegisterRequest>) -> Answer<pb::LoginInfo> {
+    async fn username_register(
+        &self,
+        req: Request<pb::UsernameRegisterRequest>,
+    ) -> Answer<pb::LoginInfo> {
         let meta = meta(&req);
-        self.call("UsernameRegister", self.service.username_register(req.into_inner(), &meta)).await
+        self.call(
+            "UsernameRegister",
+            self.service.username_register(req.into_inner(), &meta),
+        )
+        .await
     }
 
-    async fn username_login(&self, req: Request<pb::UsernameLoginRequest>) -> Answer<pb::LoginInfo> {
+    async fn username_login(
+        &self,
+        req: Request<pb::UsernameLoginRequest>,
+    ) -> Answer<pb::LoginInfo> {
         let meta = meta(&req);
-        self.call("UsernameLogin", self.service.username_login(req.into_inner(), &meta)).await
+        self.call(
+            "UsernameLogin",
+            self.service.username_login(req.into_inner(), &meta),
+        )
+        .await
     }
 
     async fn device_login(&self, _: Request<pb::DeviceLoginRequest>) -> Answer<pb::LoginInfo> {
@@ -75,7 +98,8 @@ impl AccountInterface for AccountGrpc {
         &self,
         _: Request<pb::AppleLoginCallbackRequest>,
     ) -> Answer<pb::AppleLoginCallbackResponse> {
-        self.call("AppleLoginCallback", not_yet("AppleLoginCallback")).await
+        self.call("AppleLoginCallback", not_yet("AppleLoginCallback"))
+            .await
     }
 
     async fn google_login(&self, _: Request<pb::GoogleLoginRequest>) -> Answer<pb::LoginInfo> {
@@ -87,15 +111,18 @@ impl AccountInterface for AccountGrpc {
     }
 
     async fn refresh(&self, req: Request<pb::RefreshRequest>) -> Answer<pb::RefreshResponse> {
-        self.call("Refresh", self.service.refresh(req.into_inner())).await
+        self.call("Refresh", self.service.refresh(req.into_inner()))
+            .await
     }
 
     async fn token(&self, req: Request<pb::TokenRequest>) -> Answer<pb::TokenResponse> {
-        self.call("Token", self.service.token(req.into_inner())).await
+        self.call("Token", self.service.token(req.into_inner()))
+            .await
     }
 
     async fn logout(&self, req: Request<pb::LogoutRequest>) -> Answer<pb::LogoutResponse> {
-        self.call("Logout", self.service.logout(req.into_inner())).await
+        self.call("Logout", self.service.logout(req.into_inner()))
+            .await
     }
 
     async fn link(&self, _: Request<pb::LinkRequest>) -> Answer<pb::LinkResponse> {

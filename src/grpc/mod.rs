@@ -50,7 +50,9 @@ pub async fn serve_internal(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), tonic::transport::Error> {
     let (reporter, health) = tonic_health::server::health_reporter();
-    reporter.set_serving::<AccountInterfaceServer<AccountGrpc>>().await;
+    reporter
+        .set_serving::<AccountInterfaceServer<AccountGrpc>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -85,13 +87,20 @@ fn incoming(listener: tokio::net::TcpListener) -> TcpIncoming {
 /// `INVALID_ARGUMENT` with reason `PARAM_INVALID` for bad input, so rewrite those answers.
 fn bad_input_is_invalid_argument(response: http::Response<Body>) -> http::Response<Body> {
     let headers = response.headers();
-    let status = headers.get("grpc-status").and_then(|s| s.to_str().ok()).unwrap_or("");
-    let message = headers.get("grpc-message").and_then(|m| m.to_str().ok()).unwrap_or("");
+    let status = headers
+        .get("grpc-status")
+        .and_then(|s| s.to_str().ok())
+        .unwrap_or("");
+    let message = headers
+        .get("grpc-message")
+        .and_then(|m| m.to_str().ok())
+        .unwrap_or("");
     let message = message.replace("%20", " ");
     let err = match status {
-        "11" if message.contains("message length too large") => {
-            Error::new(Reason::PayloadTooLarge, "request message exceeds the size limit")
-        }
+        "11" if message.contains("message length too large") => Error::new(
+            Reason::PayloadTooLarge,
+            "request message exceeds the size limit",
+        ),
         "13" if message.contains("failed to decode Protobuf message") => {
             Error::param("request message does not decode")
         }

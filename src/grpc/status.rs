@@ -16,7 +16,8 @@ pub const ERROR_DOMAIN: &str = "lares";
 pub fn to_status(err: Error) -> Status {
     err.log();
     let code = Code::from_i32(err.reason.grpc_code());
-    let mut details = ErrorDetails::with_error_info(err.reason.code(), ERROR_DOMAIN, HashMap::new());
+    let mut details =
+        ErrorDetails::with_error_info(err.reason.code(), ERROR_DOMAIN, HashMap::new());
     if let Some(seconds) = err.retry_after {
         details.set_retry_info(Some(Duration::from_secs(seconds.into())));
     }

@@ -21,7 +21,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(post("/accounts/v1/token", token))
         .service(post("/accounts/v1/logout", logout));
     for (path, rpc) in NOT_YET {
-        cfg.service(post(path, move || async move { Err::<Json<()>, _>(ApiError(Error::unimplemented(rpc))) }));
+        cfg.service(post(path, move || async move {
+            Err::<Json<()>, _>(ApiError(Error::unimplemented(rpc)))
+        }));
     }
 }
 
@@ -42,7 +44,9 @@ where
     Args: actix_web::FromRequest + 'static,
     F::Output: actix_web::Responder + 'static,
 {
-    web::resource(path).route(web::post().to(handler)).default_service(web::to(method_not_allowed))
+    web::resource(path)
+        .route(web::post().to(handler))
+        .default_service(web::to(method_not_allowed))
 }
 
 fn get<F, Args>(path: &str, handler: F) -> Resource
@@ -51,11 +55,15 @@ where
     Args: actix_web::FromRequest + 'static,
     F::Output: actix_web::Responder + 'static,
 {
-    web::resource(path).route(web::get().to(handler)).default_service(web::to(method_not_allowed))
+    web::resource(path)
+        .route(web::get().to(handler))
+        .default_service(web::to(method_not_allowed))
 }
 
 fn meta(req: &HttpRequest) -> RequestMeta {
-    RequestMeta { ip: req.peer_addr().map(|a| a.ip()) }
+    RequestMeta {
+        ip: req.peer_addr().map(|a| a.ip()),
+    }
 }
 
 async fn dev_ping(svc: Data<Service>, req: HttpRequest) -> Reply<pb::DevPingResponse> {
@@ -73,7 +81,8 @@ fn query_param(query: &str, name: &str) -> Result<Option<String>, ApiError> {
         }
         let value = value.replace('+', " ");
         let decoded = percent_encoding::percent_decode_str(&value).decode_utf8();
-        let decoded = decoded.map_err(|_| ApiError(Error::param(format!("{name}: not valid UTF-8"))))?;
+        let decoded =
+            decoded.map_err(|_| ApiError(Error::param(format!("{name}: not valid UTF-8"))))?;
         return Ok(Some(decoded.into_owned()));
     }
     Ok(None)
@@ -95,7 +104,10 @@ async fn username_login(
     Ok(Json(svc.username_login(body.0, &meta(&req)).await?))
 }
 
-async fn refresh(svc: Data<Service>, body: ProtoJson<pb::RefreshRequest>) -> Reply<pb::RefreshResponse> {
+async fn refresh(
+    svc: Data<Service>,
+    body: ProtoJson<pb::RefreshRequest>,
+) -> Reply<pb::RefreshResponse> {
     Ok(Json(svc.refresh(body.0).await?))
 }
 
@@ -103,6 +115,9 @@ async fn token(svc: Data<Service>, body: ProtoJson<pb::TokenRequest>) -> Reply<p
     Ok(Json(svc.token(body.0).await?))
 }
 
-async fn logout(svc: Data<Service>, body: ProtoJson<pb::LogoutRequest>) -> Reply<pb::LogoutResponse> {
+async fn logout(
+    svc: Data<Service>,
+    body: ProtoJson<pb::LogoutRequest>,
+) -> Reply<pb::LogoutResponse> {
     Ok(Json(svc.logout(body.0).await?))
 }

@@ -31,7 +31,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for ProtoJson<T> {
         let mut payload = payload.take();
         Box::pin(async move {
             if !json {
-                let err = Error::new(Reason::UnsupportedMediaType, "content type must be application/json");
+                let err = Error::new(
+                    Reason::UnsupportedMediaType,
+                    "content type must be application/json",
+                );
                 return Err(err.into());
             }
             if declared.is_some_and(|len| len > limit) {
@@ -39,30 +42,45 @@ impl<T: DeserializeOwned + 'static> FromRequest for ProtoJson<T> {
             }
             let mut body = BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| ApiError(Error::param("request body could not be read")))?;
+                let chunk =
+                    chunk.map_err(|_| ApiError(Error::param("request body could not be read")))?;
                 if body.len() + chunk.len() > limit {
                     return Err(too_large(limit));
                 }
                 body.extend_from_slice(&chunk);
             }
-            serde_json::from_slice(&body).map(ProtoJson).map_err(|e| ApiError(parse_error(&e)))
+            serde_json::from_slice(&body)
+                .map(ProtoJson)
+                .map_err(|e| ApiError(parse_error(&e)))
         })
     }
 }
 
 fn too_large(limit: usize) -> ApiError {
-    ApiError(Error::new(Reason::PayloadTooLarge, format!("request body exceeds {limit} bytes")))
+    ApiError(Error::new(
+        Reason::PayloadTooLarge,
+        format!("request body exceeds {limit} bytes"),
+    ))
 }
 
 fn is_json(req: &HttpRequest) -> bool {
-    let Some(value) = req.headers().get(header::CONTENT_TYPE) else { return false };
-    let Ok(text) = value.to_str() else { return false };
+    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+        return false;
+    };
+    let Ok(text) = value.to_str() else {
+        return false;
+    };
     let essence = text.split(';').next().unwrap_or("").trim();
     essence.eq_ignore_ascii_case("application/json")
 }
 
 fn declared_length(req: &HttpRequest) -> Option<usize> {
-    req.headers().get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+    req.headers()
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
 }
 
 /// Describes a JSON failure by kind and position only: serde's own messages can quote values,
@@ -71,8 +89,14 @@ pub fn parse_error(err: &serde_json::Error) -> Error {
     use serde_json::error::Category;
     let what = match err.classify() {
         Category::Syntax | Category::Eof => "request body is not valid JSON",
-        Category::Data => "request body does not match the message: a field has the wrong type or value",
+        Category::Data => {
+            "request body does not match the message: a field has the wrong type or value"
+        }
         Category::Io => "request body could not be read",
     };
-    Error::param(format!("{what} (line {}, column {})", err.line(), err.column()))
+    Error::param(format!(
+        "{what} (line {}, column {})",
+        err.line(),
+        err.column()
+    ))
 }

@@ -29,7 +29,10 @@ async fn ready(svc: Data<Service>) -> Result<HttpResponse, ApiError> {
     match tokio::time::timeout(READY_TIMEOUT, svc.ready()).await {
         Ok(Ok(())) => Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" }))),
         Ok(Err(err)) => Err(ApiError(err)),
-        Err(_) => Err(ApiError(Error::unavailable(1, "store did not answer the readiness check"))),
+        Err(_) => Err(ApiError(Error::unavailable(
+            1,
+            "store did not answer the readiness check",
+        ))),
     }
 }
 

@@ -70,7 +70,10 @@ async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
 }
 
 pub(crate) async fn method_not_allowed() -> Result<actix_web::HttpResponse, ApiError> {
-    let err = Error::new(crate::domain::Reason::MethodNotAllowed, "method not allowed on this route");
+    let err = Error::new(
+        crate::domain::Reason::MethodNotAllowed,
+        "method not allowed on this route",
+    );
     Err(ApiError(err))
 }
 
@@ -85,9 +88,18 @@ async fn observe(
     let method = method_label(req.method());
     let response = next.call(req).await?;
     if let Some(metrics) = metrics {
-        let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+        let route = response
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".into());
         let status = response.status().as_u16().to_string();
-        metrics.observe("http", &route, method, status, started.elapsed().as_secs_f64());
+        metrics.observe(
+            "http",
+            &route,
+            method,
+            status,
+            started.elapsed().as_secs_f64(),
+        );
     }
     Ok(response)
 }

@@ -20,7 +20,11 @@ impl Service {
         check_requested_color(&req.color)?;
         let hashing = self.inner.hashing.clone();
         let password = req.password;
-        let hash = self.inner.hash_pool.run(move || hashing.hash(&password)).await?;
+        let hash = self
+            .inner
+            .hash_pool
+            .run(move || hashing.hash(&password))
+            .await?;
         let hash = hash.map_err(|e| Error::internal(format!("password hashing failed: {e}")))?;
         let now = self.inner.deps.clock.now_ms();
         let ip = meta.ip_text();
@@ -56,7 +60,11 @@ impl Service {
         let stored = account.as_ref().and_then(|a| a.password_hash.clone());
         let hashing = self.inner.hashing.clone();
         let password = req.password.clone();
-        let verified = self.inner.hash_pool.run(move || hashing.verify(&password, stored.as_deref())).await?;
+        let verified = self
+            .inner
+            .hash_pool
+            .run(move || hashing.verify(&password, stored.as_deref()))
+            .await?;
         let (account, needs_rehash) = match (account, verified) {
             (Some(account), Verified::Match { needs_rehash }) => (account, needs_rehash),
             (account, _) => {
@@ -87,9 +95,17 @@ impl Service {
     ) -> Result<LoginInfo> {
         let deps = &self.inner.deps;
         let color = color::pick(account.default_color.as_deref(), &deps.default_color);
-        let issued: Issued = self.inner.shards.ask(account.id, OpenSession { color }).await?;
+        let issued: Issued = self
+            .inner
+            .shards
+            .ask(account.id, OpenSession { color })
+            .await?;
         let now = deps.clock.now_ms();
-        if let Err(err) = deps.store.record_login(account.id, meta.ip_text().as_deref(), now).await {
+        if let Err(err) = deps
+            .store
+            .record_login(account.id, meta.ip_text().as_deref(), now)
+            .await
+        {
             tracing::warn!(account = %account.id, error = %err, "could not record the sign-in time");
         }
         self.count_login(provider, "ok");
@@ -117,11 +133,22 @@ impl Service {
         let id = account.id;
         tokio::spawn(async move {
             let hashing = service.inner.hashing.clone();
-            let Ok(Ok(hash)) = service.inner.hash_pool.run(move || hashing.hash(&password)).await else {
+            let Ok(Ok(hash)) = service
+                .inner
+                .hash_pool
+                .run(move || hashing.hash(&password))
+                .await
+            else {
                 return;
             };
             let now = service.inner.deps.clock.now_ms();
-            if let Err(err) = service.inner.deps.store.set_password_hash(id, &hash, now).await {
+            if let Err(err) = service
+                .inner
+                .deps
+                .store
+                .set_password_hash(id, &hash, now)
+                .await
+            {
                 tracing::warn!(account = %id, error = %err, "could not store the re-hashed password");
             }
         });
@@ -133,6 +160,8 @@ pub(super) fn check_requested_color(requested: &str) -> Result<()> {
     if requested.is_empty() || color::is_valid(requested) {
         Ok(())
     } else {
-        Err(Error::param("color: 1 to 32 of ASCII letters, digits, '-' and '_'"))
+        Err(Error::param(
+            "color: 1 to 32 of ASCII letters, digits, '-' and '_'",
+        ))
     }
 }

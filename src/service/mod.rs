@@ -43,10 +43,9 @@ struct Inner {
     profile: Profile,
 }
 
-/// Everything a [`Service`] is built from.
+/// Everything a [`Service`] is built from besides its actor shards.
 pub struct Parts {
     pub deps: Arc<SessionDeps>,
-    pub shards: Arc<Shards>,
     pub hash_pool: Arc<HashPool>,
     pub hashing: Arc<PasswordHashing>,
     pub ids: AccountIdCodec,
@@ -57,9 +56,24 @@ pub struct Parts {
 const PING_MAX: usize = 256;
 
 impl Service {
-    pub fn new(parts: Parts) -> Self {
-        let Parts { deps, shards, hash_pool, hashing, ids, profile } = parts;
-        Service { inner: Arc::new(Inner { deps, shards, hash_pool, hashing, ids, profile }) }
+    pub fn new(parts: Parts, shards: Arc<Shards>) -> Self {
+        let Parts {
+            deps,
+            hash_pool,
+            hashing,
+            ids,
+            profile,
+        } = parts;
+        Service {
+            inner: Arc::new(Inner {
+                deps,
+                shards,
+                hash_pool,
+                hashing,
+                ids,
+                profile,
+            }),
+        }
     }
 
     /// Answers when the store does.
@@ -75,7 +89,10 @@ impl Service {
         if req.message.chars().count() > PING_MAX {
             return Err(Error::param("message: at most 256 characters"));
         }
-        Ok(DevPingResponse { message: req.message, time: self.inner.deps.clock.now_ms() })
+        Ok(DevPingResponse {
+            message: req.message,
+            time: self.inner.deps.clock.now_ms(),
+        })
     }
 
     /// Stops the session actors; later calls answer `UNAVAILABLE`.
@@ -84,7 +101,10 @@ impl Service {
     }
 
     fn decode_account(&self, text: &str) -> Result<AccountId> {
-        self.inner.ids.decode(text).ok_or_else(|| Error::param("accountId: not a valid account id"))
+        self.inner
+            .ids
+            .decode(text)
+            .ok_or_else(|| Error::param("accountId: not a valid account id"))
     }
 
     fn encode_account(&self, id: AccountId) -> String {

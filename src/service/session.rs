@@ -13,7 +13,17 @@ impl Service {
     pub async fn refresh(&self, req: RefreshRequest) -> Result<RefreshResponse> {
         let account = self.decode_account(&req.account_id)?;
         let credential = SessionCredential::parse(&req.session)?;
-        let issued = self.inner.shards.ask(account, Rotate { credential, issue_token: false }).await?;
+        let issued = self
+            .inner
+            .shards
+            .ask(
+                account,
+                Rotate {
+                    credential,
+                    issue_token: false,
+                },
+            )
+            .await?;
         Ok(RefreshResponse {
             session: issued.credential.expose(),
             session_timeout: unix_s(issued.session_expires_ms),
@@ -25,7 +35,17 @@ impl Service {
         let account = self.decode_account(&req.account_id)?;
         let credential = SessionCredential::parse(&req.session)?;
         super::login::check_requested_color(&req.color)?;
-        let issued = self.inner.shards.ask(account, Rotate { credential, issue_token: true }).await?;
+        let issued = self
+            .inner
+            .shards
+            .ask(
+                account,
+                Rotate {
+                    credential,
+                    issue_token: true,
+                },
+            )
+            .await?;
         let (token, token_expires) = issued.token.unwrap_or_default();
         Ok(TokenResponse {
             token,
@@ -40,7 +60,16 @@ impl Service {
     pub async fn logout(&self, req: LogoutRequest) -> Result<LogoutResponse> {
         let account = self.decode_account(&req.account_id)?;
         let credential = SessionCredential::parse(&req.session)?;
-        self.inner.shards.ask(account, Logout { credential, all: req.all }).await?;
+        self.inner
+            .shards
+            .ask(
+                account,
+                Logout {
+                    credential,
+                    all: req.all,
+                },
+            )
+            .await?;
         Ok(LogoutResponse {})
     }
 }

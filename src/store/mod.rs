@@ -34,7 +34,9 @@ impl From<sqlx::Error> for StoreError {
         use sqlx::Error as E;
         match &err {
             E::Database(db) if db.is_unique_violation() => StoreError::Conflict,
-            E::Database(db) if is_transient(db.code().as_deref()) => StoreError::Unavailable(err.to_string()),
+            E::Database(db) if is_transient(db.code().as_deref()) => {
+                StoreError::Unavailable(err.to_string())
+            }
             E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::WorkerCrashed => {
                 StoreError::Unavailable(err.to_string())
             }
@@ -127,10 +129,19 @@ pub trait Store: Send + Sync + 'static {
 
     /// Writes `session` if the stored generation is still `expected_generation` and the stored
     /// family is not revoked; answers whether it was written.
-    async fn update_session(&self, session: &Session, expected_generation: i64) -> StoreResult<bool>;
+    async fn update_session(
+        &self,
+        session: &Session,
+        expected_generation: i64,
+    ) -> StoreResult<bool>;
 
     /// Revokes one family unless it is revoked already; answers whether it was live.
-    async fn revoke_session(&self, id: &SessionId, reason: RevokeReason, now: Millis) -> StoreResult<bool>;
+    async fn revoke_session(
+        &self,
+        id: &SessionId,
+        reason: RevokeReason,
+        now: Millis,
+    ) -> StoreResult<bool>;
 
     /// Revokes every live family of an account; answers the ids revoked.
     async fn revoke_account_sessions(
@@ -145,12 +156,20 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Opens the store named by `url`, applying migrations.
-pub async fn open(url: &str, max_connections: u32, acquire_timeout_ms: u64) -> anyhow::Result<Arc<dyn Store>> {
+pub async fn open(
+    url: &str,
+    max_connections: u32,
+    acquire_timeout_ms: u64,
+) -> anyhow::Result<Arc<dyn Store>> {
     let timeout = std::time::Duration::from_millis(acquire_timeout_ms);
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::open(url, max_connections, timeout).await?))
+        Ok(Arc::new(
+            SqliteStore::open(url, max_connections, timeout).await?,
+        ))
     } else {
-        Ok(Arc::new(PgStore::open(url, max_connections, timeout).await?))
+        Ok(Arc::new(
+            PgStore::open(url, max_connections, timeout).await?,
+        ))
     }
 }
 
@@ -175,7 +194,11 @@ impl From<AccountRow> for Account {
             username: r.username,
             password_hash: r.password_hash,
             default_color: r.default_color,
-            status: if r.status == "banned" { AccountStatus::Banned } else { AccountStatus::Active },
+            status: if r.status == "banned" {
+                AccountStatus::Banned
+            } else {
+                AccountStatus::Active
+            },
             banned_until_ms: r.banned_until_ms,
             created_ms: r.created_ms,
         }
@@ -207,7 +230,9 @@ impl TryFrom<SessionRow> for Session {
         let revoked = match (r.revoked_ms, r.revoke_reason.as_deref()) {
             (Some(at_ms), reason) => Some(Revocation {
                 at_ms,
-                reason: reason.and_then(RevokeReason::parse).unwrap_or(RevokeReason::Logout),
+                reason: reason
+                    .and_then(RevokeReason::parse)
+                    .unwrap_or(RevokeReason::Logout),
             }),
             (None, _) => None,
         };

@@ -46,7 +46,8 @@ impl Store for PgStore {
         const SQL: &str = concatcp!(
             "INSERT INTO accounts (zone, username, username_key, password_hash, created_at, \
              updated_at, register_ip) VALUES ($1, $2, $3, $4, lares_ts($5), lares_ts($5), $6) \
-             RETURNING ", ACCOUNT_COLUMNS
+             RETURNING ",
+            ACCOUNT_COLUMNS
         );
         let row: AccountRow = sqlx::query_as(SQL)
             .bind(new.zone)
@@ -62,34 +63,47 @@ impl Store for PgStore {
 
     async fn account(&self, id: AccountId) -> StoreResult<Option<Account>> {
         const SQL: &str = concatcp!("SELECT ", ACCOUNT_COLUMNS, " FROM accounts WHERE id = $1");
-        let row: Option<AccountRow> = sqlx::query_as(SQL).bind(id.0).fetch_optional(&self.pool).await?;
+        let row: Option<AccountRow> = sqlx::query_as(SQL)
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.map(Account::from))
     }
 
     async fn account_by_username(&self, username_key: &str) -> StoreResult<Option<Account>> {
-        const SQL: &str = concatcp!("SELECT ", ACCOUNT_COLUMNS, " FROM accounts WHERE username_key = $1");
-        let row: Option<AccountRow> =
-            sqlx::query_as(SQL).bind(username_key).fetch_optional(&self.pool).await?;
+        const SQL: &str = concatcp!(
+            "SELECT ",
+            ACCOUNT_COLUMNS,
+            " FROM accounts WHERE username_key = $1"
+        );
+        let row: Option<AccountRow> = sqlx::query_as(SQL)
+            .bind(username_key)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.map(Account::from))
     }
 
     async fn set_password_hash(&self, id: AccountId, hash: &str, now: Millis) -> StoreResult<()> {
-        sqlx::query("UPDATE accounts SET password_hash = $2, updated_at = lares_ts($3) WHERE id = $1")
-            .bind(id.0)
-            .bind(hash)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE accounts SET password_hash = $2, updated_at = lares_ts($3) WHERE id = $1",
+        )
+        .bind(id.0)
+        .bind(hash)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     async fn record_login(&self, id: AccountId, ip: Option<&str>, now: Millis) -> StoreResult<()> {
-        sqlx::query("UPDATE accounts SET last_login_ip = $2, last_login_at = lares_ts($3) WHERE id = $1")
-            .bind(id.0)
-            .bind(ip)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE accounts SET last_login_ip = $2, last_login_at = lares_ts($3) WHERE id = $1",
+        )
+        .bind(id.0)
+        .bind(ip)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -114,8 +128,10 @@ impl Store for PgStore {
 
     async fn session(&self, id: &SessionId) -> StoreResult<Option<Session>> {
         const SQL: &str = concatcp!("SELECT ", SESSION_COLUMNS, " FROM sessions WHERE id = $1");
-        let row: Option<SessionRow> =
-            sqlx::query_as(SQL).bind(id.as_str()).fetch_optional(&self.pool).await?;
+        let row: Option<SessionRow> = sqlx::query_as(SQL)
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(Session::try_from).transpose()
     }
 
@@ -138,7 +154,12 @@ impl Store for PgStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn revoke_session(&self, id: &SessionId, reason: RevokeReason, now: Millis) -> StoreResult<bool> {
+    async fn revoke_session(
+        &self,
+        id: &SessionId,
+        reason: RevokeReason,
+        now: Millis,
+    ) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE sessions SET revoked_at = lares_ts($2), revoke_reason = $3 \
              WHERE id = $1 AND revoked_at IS NULL",
@@ -166,7 +187,10 @@ impl Store for PgStore {
         .bind(reason.as_str())
         .fetch_all(&self.pool)
         .await?;
-        Ok(ids.into_iter().filter_map(|(id,)| SessionId::parse(&id)).collect())
+        Ok(ids
+            .into_iter()
+            .filter_map(|(id,)| SessionId::parse(&id))
+            .collect())
     }
 
     async fn close(&self) {

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use const_format::concatcp;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 use super::{Account, AccountRow, NewAccount, SessionRow, Store, StoreResult};
 use crate::domain::clock::Millis;
@@ -32,7 +34,11 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(acquire);
-        if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(dir) = options
+            .get_filename()
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
             std::fs::create_dir_all(dir)?;
         }
         let pool = SqlitePoolOptions::new()
@@ -55,7 +61,8 @@ impl Store for SqliteStore {
     async fn create_account(&self, new: &NewAccount<'_>) -> StoreResult<Account> {
         const SQL: &str = concatcp!(
             "INSERT INTO accounts (zone, username, username_key, password_hash, created_at, \
-             updated_at, register_ip) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6) RETURNING ", ACCOUNT_COLUMNS
+             updated_at, register_ip) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6) RETURNING ",
+            ACCOUNT_COLUMNS
         );
         let row: AccountRow = sqlx::query_as(SQL)
             .bind(new.zone)
@@ -71,14 +78,23 @@ impl Store for SqliteStore {
 
     async fn account(&self, id: AccountId) -> StoreResult<Option<Account>> {
         const SQL: &str = concatcp!("SELECT ", ACCOUNT_COLUMNS, " FROM accounts WHERE id = ?1");
-        let row: Option<AccountRow> = sqlx::query_as(SQL).bind(id.0).fetch_optional(&self.pool).await?;
+        let row: Option<AccountRow> = sqlx::query_as(SQL)
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.map(Account::from))
     }
 
     async fn account_by_username(&self, username_key: &str) -> StoreResult<Option<Account>> {
-        const SQL: &str = concatcp!("SELECT ", ACCOUNT_COLUMNS, " FROM accounts WHERE username_key = ?1");
-        let row: Option<AccountRow> =
-            sqlx::query_as(SQL).bind(username_key).fetch_optional(&self.pool).await?;
+        const SQL: &str = concatcp!(
+            "SELECT ",
+            ACCOUNT_COLUMNS,
+            " FROM accounts WHERE username_key = ?1"
+        );
+        let row: Option<AccountRow> = sqlx::query_as(SQL)
+            .bind(username_key)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.map(Account::from))
     }
 
@@ -122,8 +138,10 @@ impl Store for SqliteStore {
 
     async fn session(&self, id: &SessionId) -> StoreResult<Option<Session>> {
         const SQL: &str = concatcp!("SELECT ", SESSION_COLUMNS, " FROM sessions WHERE id = ?1");
-        let row: Option<SessionRow> =
-            sqlx::query_as(SQL).bind(id.as_str()).fetch_optional(&self.pool).await?;
+        let row: Option<SessionRow> = sqlx::query_as(SQL)
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(Session::try_from).transpose()
     }
 
@@ -146,7 +164,12 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn revoke_session(&self, id: &SessionId, reason: RevokeReason, now: Millis) -> StoreResult<bool> {
+    async fn revoke_session(
+        &self,
+        id: &SessionId,
+        reason: RevokeReason,
+        now: Millis,
+    ) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE sessions SET revoked_at = ?2, revoke_reason = ?3 \
              WHERE id = ?1 AND revoked_at IS NULL",
@@ -174,7 +197,10 @@ impl Store for SqliteStore {
         .bind(reason.as_str())
         .fetch_all(&self.pool)
         .await?;
-        Ok(ids.into_iter().filter_map(|(id,)| SessionId::parse(&id)).collect())
+        Ok(ids
+            .into_iter()
+            .filter_map(|(id,)| SessionId::parse(&id))
+            .collect())
     }
 
     async fn close(&self) {

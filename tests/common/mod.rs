@@ -27,13 +27,20 @@ pub enum Backend {
 
 /// Where PostgreSQL is; tests create and drop their own databases there.
 pub fn pg_admin_url() -> String {
-    std::env::var("LARES_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("LARES_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// A database of one test's own.
 pub enum TestDb {
-    Sqlite { _dir: tempfile::TempDir, url: String },
-    Postgres { name: String, url: String },
+    Sqlite {
+        _dir: tempfile::TempDir,
+        url: String,
+    },
+    Postgres {
+        name: String,
+        url: String,
+    },
 }
 
 impl TestDb {
@@ -47,10 +54,18 @@ impl TestDb {
             Backend::Postgres => {
                 let name = format!("lares_test_{}", hex::encode(rand::random::<[u8; 8]>()));
                 let admin = pg_admin_url();
-                let mut conn = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL is reachable");
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+                let mut conn = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .expect("PostgreSQL is reachable");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
                 let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap();
-                TestDb::Postgres { url: format!("{base}/{name}"), name }
+                TestDb::Postgres {
+                    url: format!("{base}/{name}"),
+                    name,
+                }
             }
         }
     }
@@ -67,11 +82,17 @@ impl TestDb {
         match self {
             TestDb::Sqlite { url, .. } => {
                 let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
-                sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&mut conn).await.unwrap()
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .fetch_one(&mut conn)
+                    .await
+                    .unwrap()
             }
             TestDb::Postgres { url, .. } => {
                 let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-                sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&mut conn).await.unwrap()
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .fetch_one(&mut conn)
+                    .await
+                    .unwrap()
             }
         }
     }
@@ -80,7 +101,10 @@ impl TestDb {
         if let TestDb::Postgres { name, .. } = self {
             let mut conn = sqlx::PgConnection::connect(&pg_admin_url()).await.unwrap();
             let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await
+                .unwrap();
         }
     }
 }
@@ -130,9 +154,17 @@ impl TestApp {
         tweak(&mut config);
         config.validate().expect("test config is valid");
         let clock = ManualClock::new();
-        let running = lares::app::start(&config, Arc::new(clock.clone())).await.expect("service starts");
+        let running = lares::app::start(&config, Arc::new(clock.clone()))
+            .await
+            .expect("service starts");
         let http = reqwest::Client::new();
-        TestApp { running: Some(running), db, clock, config, http }
+        TestApp {
+            running: Some(running),
+            db,
+            clock,
+            config,
+            http,
+        }
     }
 
     pub fn running(&self) -> &Running {
@@ -149,7 +181,13 @@ impl TestApp {
 
     /// POSTs JSON to the external HTTP edge; answers the status and the JSON body.
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = self.http.post(self.url(path)).json(&body).send().await.unwrap();
+        let response = self
+            .http
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }
@@ -162,7 +200,10 @@ impl TestApp {
     /// Registers `username` with a standard password; answers the LoginInfo JSON.
     pub async fn register(&self, username: &str) -> Value {
         let (status, body) = self
-            .post("/accounts/v1/username/register", serde_json::json!({"username": username, "password": PASSWORD}))
+            .post(
+                "/accounts/v1/username/register",
+                serde_json::json!({"username": username, "password": PASSWORD}),
+            )
             .await;
         assert_eq!(status, 200, "{body}");
         body
@@ -185,7 +226,10 @@ pub fn session_body(info: &Value) -> Value {
 
 pub fn init_logging() {
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
 }
 
 /// Generates one test per store from `async fn name(backend: Backend)`.
