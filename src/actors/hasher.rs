@@ -114,7 +114,7 @@ mod tests {
         assert_eq!(pool.run(|| 6 * 7).await.unwrap(), 42);
     }
 
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_full_queue_answers_unavailable_at_once() {
         let pool = Arc::new(
             HashPool::start(1, 1, Duration::from_secs(5), Arc::new(Metrics::new())).unwrap(),
@@ -131,7 +131,9 @@ mod tests {
                 .await
             })
         };
-        started_rx.recv().unwrap();
+        tokio::task::spawn_blocking(move || started_rx.recv().unwrap())
+            .await
+            .unwrap();
         let queued = {
             let pool = pool.clone();
             tokio::spawn(async move { pool.run(|| 1).await })
