@@ -19,6 +19,7 @@ for_each_store!(
     idle_session_times_out,
     handshake_token_carries_the_account_and_zone,
     restart_keeps_accounts_and_sessions,
+    concurrent_presentations_rotate_exactly_once,
 );
 
 async fn http_flow_registers_signs_in_rotates_and_logs_out(backend: Backend) {
@@ -319,5 +320,89 @@ async fn restart_keeps_accounts_and_sessions(backend: Backend) {
         )
         .await;
     assert_eq!(status, 200);
+    app.stop().await;
+}
+
+/// Many simultaneous presentations of one credential: the account's actor takes them one at a
+/// time, so exactly one rotates it; the others are refused and the family lives on.
+async fn concurrent_presentations_rotate_exactly_once(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let info = app.register("racer").await;
+    let mut body = session_body(&info);
+    for round in 0..5 {
+        let calls = (0..16).map(|i| {
+            let path = if i % 2 == 0 {
+                "/accounts/v1/refresh"
+            } else {
+                "/accounts/v1/token"
+            };
+            app.post(path, body.clone())
+        });
+        let answers = futures_util::future::join_all(calls).await;
+        let winners: Vec<_> = answers
+            .iter()
+            .filter(|(status, _)| *status == 200)
+            .collect();
+        assert_eq!(winners.len(), 1, "round {round}: {answers:?}");
+        let refused = answers
+            .iter()
+            .filter(|(_, b)| b["reason"] == "SESSION_ILLEGAL")
+            .count();
+        assert_eq!(refused, 15, "round {round}");
+        body = json!({"accountId": info["accountId"], "session": winners[0].1["session"]});
+    }
+    let (status, refreshed) = app.post("/accounts/v1/refresh", body).await;
+    assert_eq!(
+        status, 200,
+        "the last winner's credential works: {refreshed}"
+    );
+    app.stop().await;
+}
+
+/// Two service instances on one PostgreSQL database see the same credential at the same moment:
+/// the compare-and-set on the family's generation lets exactly one rotation through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_on_one_database_rotate_exactly_once() {
+    let app = TestApp::start(Backend::Postgres).await;
+    let clock = std::sync::Arc::new(app.clock.clone());
+    let second = lares::app::start(&app.config, clock).await.unwrap();
+    let nodes = [app.url(""), format!("http://{}", second.http_external)];
+    let info = app.register("twonode").await;
+    let mut body = session_body(&info);
+    for round in 0..10 {
+        let calls = (0..8).map(|i| {
+            let url = format!("{}/accounts/v1/refresh", nodes[i % 2]);
+            let request = app.http.post(url).json(&body);
+            async move {
+                let response = request.send().await.unwrap();
+                (
+                    response.status().as_u16(),
+                    response.json::<serde_json::Value>().await.unwrap(),
+                )
+            }
+        });
+        let answers = futures_util::future::join_all(calls).await;
+        let winners: Vec<_> = answers
+            .iter()
+            .filter(|(status, _)| *status == 200)
+            .collect();
+        assert_eq!(winners.len(), 1, "round {round}: {answers:?}");
+        body = json!({"accountId": info["accountId"], "session": winners[0].1["session"]});
+    }
+    // Reuse after the grace window revokes the family on both nodes.
+    app.clock.advance_ms(11_000);
+    let (status, _) = app.post("/accounts/v1/refresh", session_body(&info)).await;
+    assert_eq!(status, 401);
+    for node in &nodes {
+        let response = app
+            .http
+            .post(format!("{node}/accounts/v1/refresh"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "revoked on {node}");
+    }
+    second.shutdown().await;
     app.stop().await;
 }

@@ -200,3 +200,50 @@ async fn dev_ping_answers_only_in_the_dev_profile() {
     );
     app.stop().await;
 }
+
+/// Reads one gauge or counter value from the metrics text.
+async fn metric(app: &TestApp, name: &str) -> f64 {
+    let text = app
+        .http
+        .get(app.internal_url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(name))
+        .unwrap_or_else(|| panic!("{name} missing"));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_session_actors_stop_and_come_back_on_demand() {
+    let app = TestApp::start_with(Backend::Sqlite, |c| c.session.actor_idle_secs = 1).await;
+    let info = app.register("idler").await;
+    assert_eq!(metric(&app, "lares_session_actors ").await, 1.0);
+
+    // The actor checks its idleness by the injected clock on a short real-time tick.
+    app.clock.advance_ms(2_000);
+    let mut stopped = false;
+    for _ in 0..100 {
+        if metric(&app, "lares_session_actors ").await == 0.0 {
+            stopped = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(stopped, "the idle actor stopped");
+
+    let (status, body) = app
+        .post("/accounts/v1/refresh", common::session_body(&info))
+        .await;
+    assert_eq!(
+        status, 200,
+        "a new actor picks the session up from the store: {body}"
+    );
+    assert_eq!(metric(&app, "lares_session_actors ").await, 1.0);
+    app.stop().await;
+}

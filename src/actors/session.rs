@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::prelude::*;
 use dashmap::DashMap;
@@ -64,7 +64,8 @@ pub struct SessionActor {
     sessions: HashMap<SessionId, Session>,
     /// The account's token colour, once known.
     color: Option<String>,
-    last_active: Instant,
+    /// When the last message arrived, by the injected clock.
+    last_active_ms: i64,
     idle: Duration,
 }
 
@@ -76,7 +77,7 @@ impl SessionActor {
         registry: Arc<Registry>,
         idle: Duration,
     ) -> Self {
-        let last_active = Instant::now();
+        let last_active_ms = deps.clock.now_ms();
         let sessions = HashMap::new();
         SessionActor {
             account,
@@ -85,13 +86,13 @@ impl SessionActor {
             registry,
             sessions,
             color: None,
-            last_active,
+            last_active_ms,
             idle,
         }
     }
 
     fn touch(&mut self) {
-        self.last_active = Instant::now();
+        self.last_active_ms = self.deps.clock.now_ms();
     }
 }
 
@@ -100,9 +101,10 @@ impl Actor for SessionActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.deps.metrics.live_actors.inc();
-        let tick = (self.idle / 2).max(Duration::from_millis(100));
+        let tick = (self.idle / 2).clamp(Duration::from_millis(100), Duration::from_secs(30));
         ctx.run_interval(tick, |act, ctx| {
-            if act.last_active.elapsed() >= act.idle {
+            let idle_ms = act.deps.clock.now_ms() - act.last_active_ms;
+            if idle_ms >= act.idle.as_millis() as i64 {
                 ctx.stop();
             }
         });
@@ -166,6 +168,9 @@ impl Handler<Logout> for SessionActor {
     }
 }
 
+/// Families an actor keeps in memory; beyond it one is forgotten (the store has them all).
+const MAX_CACHED_FAMILIES: usize = 32;
+
 /// Caches the family a step returned, then hands back its result.
 fn cache_result<T>(
     step: Step<T>,
@@ -174,6 +179,11 @@ fn cache_result<T>(
 ) -> Result<T> {
     let (result, session) = step;
     if let Some(session) = session {
+        if act.sessions.len() >= MAX_CACHED_FAMILIES && !act.sessions.contains_key(&session.id) {
+            if let Some(id) = act.sessions.keys().next().cloned() {
+                act.sessions.remove(&id);
+            }
+        }
         act.sessions.insert(session.id.clone(), session);
     }
     result

@@ -83,3 +83,19 @@ fn resolve_one(
     }
     Ok(bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::KNOWN_SAMPLES;
+
+    #[test]
+    fn the_refused_samples_are_the_documented_ones() {
+        let shipped = include_str!("../../configs/lares.toml");
+        for sample in KNOWN_SAMPLES {
+            assert!(
+                shipped.contains(sample),
+                "{sample} is not documented in configs/lares.toml"
+            );
+        }
+    }
+}
