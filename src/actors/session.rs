@@ -179,10 +179,12 @@ fn cache_result<T>(
 ) -> Result<T> {
     let (result, session) = step;
     if let Some(session) = session {
-        if act.sessions.len() >= MAX_CACHED_FAMILIES && !act.sessions.contains_key(&session.id) {
-            if let Some(id) = act.sessions.keys().next().cloned() {
-                act.sessions.remove(&id);
-            }
+        let full = act.sessions.len() >= MAX_CACHED_FAMILIES;
+        if full
+            && !act.sessions.contains_key(&session.id)
+            && let Some(id) = act.sessions.keys().next().cloned()
+        {
+            act.sessions.remove(&id);
         }
         act.sessions.insert(session.id.clone(), session);
     }
