@@ -141,7 +141,9 @@ impl Handler<Rotate> for SessionActor {
         let (deps, account, color) = (self.deps.clone(), self.account, self.color.clone());
         let work = async move { rotate(&deps, account, cached, color, msg).await };
         AtomicResponse::new(Box::pin(work.into_actor(self).map(|step, act, ctx| {
-            if let Ok(issued) = &step.0 {
+            if let Ok(issued) = &step.0
+                && !issued.color.is_empty()
+            {
                 act.color = Some(issued.color.clone());
             }
             cache_result(step, act, ctx)
@@ -258,9 +260,11 @@ async fn rotate(
     color: Option<String>,
     msg: Rotate,
 ) -> Step<Issued> {
-    let color = match color {
-        Some(color) => color,
-        None => match account_color(deps, account).await {
+    // Only a token needs the colour; a plain refresh does not read the account.
+    let color = match (msg.issue_token, color) {
+        (false, known) => known.unwrap_or_default(),
+        (true, Some(known)) => known,
+        (true, None) => match account_color(deps, account).await {
             Ok(color) => color,
             Err(err) => return (Err(err), None),
         },
