@@ -11,21 +11,18 @@ use anyhow::{Context, anyhow};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::actors::SessionDeps;
-use crate::actors::hasher::HashPool;
 use crate::actors::shards::Shards;
-use crate::config::{Config, Keys};
+use crate::config::Config;
 use crate::domain::clock::Clock;
-use crate::domain::credentials::SecretHasher;
-use crate::domain::ids::AccountIdCodec;
-use crate::domain::password::{HashParams, PasswordHashing};
-use crate::domain::session::SessionPolicy;
-use crate::domain::token::TokenSealer;
 use crate::grpc::{self, GrpcParts};
 use crate::http::{self, HttpParts, body::Limits};
 use crate::service::{Parts, Service};
+use crate::store::cache::Cache;
+use crate::store::write_behind::{Drain, WriteBehind};
 use crate::store::{self, Store};
 use crate::telemetry::Metrics;
+
+mod wiring;
 
 /// A running service and the addresses it listens on.
 pub struct Running {
@@ -39,6 +36,10 @@ pub struct Running {
     stop_grpc: watch::Sender<bool>,
     actix: Option<std::thread::JoinHandle<()>>,
     store: Arc<dyn Store>,
+    cache: Arc<dyn Cache>,
+    write_behind: WriteBehind,
+    drain: Option<Drain>,
+    drain_deadline: Duration,
     grace: Duration,
 }
 
@@ -81,7 +82,8 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         .await
         .context("store.url: cannot open the store")?;
     let metrics = Arc::new(Metrics::new());
-    let parts = service_parts(config, &keys, store.clone(), clock, metrics.clone())?;
+    let data = wiring::open_data(config, store.clone(), clock.clone(), metrics.clone()).await?;
+    let parts = wiring::service_parts(config, &keys, &data, clock, metrics.clone())?;
     let addrs = [
         listeners.http_external.local_addr()?,
         listeners.grpc_external.local_addr()?,
@@ -115,64 +117,11 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         stop_grpc,
         actix: Some(actix),
         store,
+        cache: data.cache,
+        write_behind: data.tiered.write_behind().clone(),
+        drain: Some(data.drain),
+        drain_deadline: Duration::from_secs(config.write_behind.drain_timeout_secs),
         grace: Duration::from_secs(config.server.shutdown_grace_secs),
-    })
-}
-
-/// Everything the service needs except the actor shards, which must start inside actix.
-fn service_parts(
-    config: &Config,
-    keys: &Keys,
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    metrics: Arc<Metrics>,
-) -> anyhow::Result<Parts> {
-    let p = &config.password;
-    let params = HashParams {
-        memory_kib: p.memory_kib,
-        iterations: p.iterations,
-        parallelism: p.parallelism,
-    };
-    let hashing = Arc::new(PasswordHashing::new(params).map_err(|e| anyhow!("password: {e}"))?);
-    let threads = if p.threads == 0 {
-        Config::cores()
-    } else {
-        p.threads
-    };
-    let max_wait = Duration::from_millis(p.max_wait_ms);
-    let hash_pool = Arc::new(HashPool::start(
-        threads,
-        p.queue,
-        max_wait,
-        metrics.clone(),
-    )?);
-    let tokens = TokenSealer::new(&[&keys.token]).map_err(|e| anyhow!("secrets.token_key: {e}"))?;
-    let s = &config.session;
-    let deps = Arc::new(SessionDeps {
-        store,
-        secrets: SecretHasher::new(&keys.session),
-        policy: SessionPolicy {
-            idle_ms: (s.lifetime_secs * 1000) as i64,
-            absolute_ms: (s.absolute_secs * 1000) as i64,
-            grace_ms: (s.grace_secs * 1000) as i64,
-        },
-        tokens,
-        token_ttl_ms: (config.token.lifetime_secs * 1000) as i64,
-        zone: config.label.zone,
-        default_color: config.label.color.clone(),
-        clock,
-        metrics,
-    });
-    let a = &config.account;
-    let ids = AccountIdCodec::new(&a.id_salt, a.id_min_length)
-        .map_err(|e| anyhow!("account.id_salt: {e}"))?;
-    let profile = config.label.profile;
-    Ok(Parts {
-        deps,
-        hash_pool,
-        hashing,
-        ids,
-        profile,
     })
 }
 
@@ -261,6 +210,11 @@ async fn wait(mut stopped: watch::Receiver<bool>) {
 }
 
 impl Running {
+    /// Writes everything the write-behind queue holds now; answers whether it all went.
+    pub async fn flush_write_behind(&self) -> bool {
+        self.write_behind.flush().await
+    }
+
     /// Stops accepting, lets in-flight requests finish within the grace period, stops the
     /// actors and closes the store. A drain that overruns the grace period is logged.
     pub async fn shutdown(mut self) {
@@ -280,6 +234,10 @@ impl Running {
         if let Some(actix) = self.actix.take() {
             let _ = tokio::task::spawn_blocking(move || actix.join()).await;
         }
+        if let Some(drain) = self.drain.take() {
+            drain.drain(self.drain_deadline).await;
+        }
+        self.cache.close().await;
         self.store.close().await;
         tracing::info!("stopped");
     }

@@ -18,6 +18,7 @@ pub struct Config {
     pub server: Server,
     pub store: Store,
     pub cache: Cache,
+    pub write_behind: WriteBehind,
     pub registry: Registry,
     pub label: Label,
     pub secrets: Secrets,
@@ -72,6 +73,10 @@ pub struct Store {
     pub max_connections: u32,
     /// Milliseconds to wait for a pooled connection before answering 503. Default 3000.
     pub acquire_timeout_ms: u64,
+    /// Account creations committed together at most (group commit). Default 500.
+    pub create_batch: usize,
+    /// Account creations waiting for a commit at most; beyond it requests get 503. Default 10000.
+    pub create_queue: usize,
 }
 
 impl Default for Store {
@@ -80,22 +85,66 @@ impl Default for Store {
             url: "sqlite://data/lares.db".into(),
             max_connections: 16,
             acquire_timeout_ms: 3000,
+            create_batch: 500,
+            create_queue: 10_000,
         }
     }
 }
 
-/// The hot-state cache.
+/// The hot-state cache: sessions, identity and account lookups.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Cache {
-    /// `memory` (in-process). Default `memory`.
+    /// `memory` (in-process), `redis://...` or `redis-cluster://...`. Default `memory`.
     pub url: String,
+    /// Prefix of every Redis key, so deployments can share a Redis. Default `lares:`.
+    pub key_prefix: String,
+    /// Redis connections. Default 4.
+    pub pool_size: usize,
+    /// Milliseconds a Redis command may take before it counts as a failure. Default 250.
+    pub command_timeout_ms: u64,
+    /// Milliseconds Redis is left alone after a failure before it is tried again. Default 1000.
+    pub retry_after_ms: u64,
+    /// Sessions the in-process cache holds at most; the oldest written are dropped first (the
+    /// store keeps them). Default 1000000.
+    pub memory_max_entries: usize,
 }
 
 impl Default for Cache {
     fn default() -> Self {
         Cache {
             url: "memory".into(),
+            key_prefix: "lares:".into(),
+            pool_size: 4,
+            command_timeout_ms: 250,
+            retry_after_ms: 1000,
+            memory_max_entries: 1_000_000,
+        }
+    }
+}
+
+/// The write-behind queue: last sign-in times and addresses, sign-in events and the durable copy
+/// of session state, flushed to the store in coalesced batches.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WriteBehind {
+    /// Milliseconds between flushes. Default 100.
+    pub interval_ms: u64,
+    /// Records per flush at most; a full batch flushes at once. Default 1000.
+    pub batch: usize,
+    /// Records waiting at most; beyond it records are shed and counted. Default 100000.
+    pub queue: usize,
+    /// Seconds a graceful shutdown waits for the queue to drain. Default 30.
+    pub drain_timeout_secs: u64,
+}
+
+impl Default for WriteBehind {
+    fn default() -> Self {
+        WriteBehind {
+            interval_ms: 100,
+            batch: 1000,
+            queue: 100_000,
+            drain_timeout_secs: 30,
         }
     }
 }
@@ -337,12 +386,7 @@ impl Config {
         if self.store.max_connections == 0 {
             return Err(invalid("store.max_connections", "must be at least 1"));
         }
-        if self.cache.url != "memory" {
-            return Err(invalid(
-                "cache.url",
-                "only `memory` is supported by this version",
-            ));
-        }
+        self.validate_cache()?;
         if !self.registry.etcd_endpoints.is_empty() {
             return Err(invalid(
                 "registry.etcd_endpoints",
@@ -365,6 +409,65 @@ impl Config {
             .is_err()
         {
             return Err(invalid("log.level", "is not a valid tracing filter"));
+        }
+        Ok(())
+    }
+
+    fn validate_cache(&self) -> Result<(), ConfigError> {
+        let c = &self.cache;
+        let schemes = ["redis://", "rediss://", "redis-cluster://"];
+        if c.url != "memory" && !schemes.iter().any(|s| c.url.starts_with(s)) {
+            return Err(invalid(
+                "cache.url",
+                "must be `memory`, redis://..., rediss://... or redis-cluster://...",
+            ));
+        }
+        if !(1..=64).contains(&c.pool_size) {
+            return Err(invalid("cache.pool_size", "must be between 1 and 64"));
+        }
+        if !(1..=60_000).contains(&c.command_timeout_ms) {
+            return Err(invalid(
+                "cache.command_timeout_ms",
+                "must be between 1 and 60000",
+            ));
+        }
+        if c.key_prefix.len() > 64 || c.key_prefix.contains(['{', '}']) {
+            return Err(invalid(
+                "cache.key_prefix",
+                "at most 64 characters, without braces",
+            ));
+        }
+        if c.memory_max_entries == 0 {
+            return Err(invalid("cache.memory_max_entries", "must be at least 1"));
+        }
+        let w = &self.write_behind;
+        if !(1..=60_000).contains(&w.interval_ms) {
+            return Err(invalid(
+                "write_behind.interval_ms",
+                "must be between 1 and 60000",
+            ));
+        }
+        if !(1..=100_000).contains(&w.batch) {
+            return Err(invalid(
+                "write_behind.batch",
+                "must be between 1 and 100000",
+            ));
+        }
+        if w.queue < w.batch {
+            return Err(invalid(
+                "write_behind.queue",
+                "must not be less than write_behind.batch",
+            ));
+        }
+        let s = &self.store;
+        if !(1..=10_000).contains(&s.create_batch) {
+            return Err(invalid("store.create_batch", "must be between 1 and 10000"));
+        }
+        if s.create_queue < s.create_batch {
+            return Err(invalid(
+                "store.create_queue",
+                "must not be less than store.create_batch",
+            ));
         }
         Ok(())
     }

@@ -51,6 +51,18 @@ pub struct Metrics {
     pub live_actors: Gauge,
     pub hash_queue: Gauge,
     pub hash_rejected: Counter,
+    pub write_behind_depth: Gauge,
+    pub write_behind_batch: Histogram,
+    pub write_behind_flush: Histogram,
+    pub write_behind_shed: Counter,
+    pub write_behind_errors: Counter,
+    pub create_batch: Histogram,
+    pub cache_errors: Counter,
+    pub cache_degraded: Gauge,
+}
+
+fn size_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(1.0, 2.0, 14))
 }
 
 impl Metrics {
@@ -64,8 +76,17 @@ impl Metrics {
             live_actors: Gauge::default(),
             hash_queue: Gauge::default(),
             hash_rejected: Counter::default(),
+            write_behind_depth: Gauge::default(),
+            write_behind_batch: size_histogram(),
+            write_behind_flush: latency_histogram(),
+            write_behind_shed: Counter::default(),
+            write_behind_errors: Counter::default(),
+            create_batch: size_histogram(),
+            cache_errors: Counter::default(),
+            cache_degraded: Gauge::default(),
             registry: Registry::default(),
         };
+        m.register_data_path(&mut registry);
         registry.register(
             "requests",
             "Requests by edge, route, method and outcome",
@@ -102,6 +123,49 @@ impl Metrics {
             m.hash_rejected.clone(),
         );
         Metrics { registry, ..m }
+    }
+
+    fn register_data_path(&self, r: &mut Registry) {
+        r.register(
+            "write_behind_depth",
+            "Records waiting to be written behind",
+            self.write_behind_depth.clone(),
+        );
+        r.register(
+            "write_behind_batch_size",
+            "Records per write-behind flush",
+            self.write_behind_batch.clone(),
+        );
+        r.register(
+            "write_behind_flush_seconds",
+            "Duration of write-behind flushes",
+            self.write_behind_flush.clone(),
+        );
+        r.register(
+            "write_behind_shed",
+            "Records dropped because the write-behind queue was full",
+            self.write_behind_shed.clone(),
+        );
+        r.register(
+            "write_behind_flush_errors",
+            "Write-behind flushes that failed and will be retried",
+            self.write_behind_errors.clone(),
+        );
+        r.register(
+            "create_batch_size",
+            "Accounts per group-committed creation transaction",
+            self.create_batch.clone(),
+        );
+        r.register(
+            "cache_errors",
+            "Cache commands that failed or timed out",
+            self.cache_errors.clone(),
+        );
+        r.register(
+            "cache_degraded",
+            "1 while the cache is unreachable and the store serves sessions",
+            self.cache_degraded.clone(),
+        );
     }
 
     /// Records one finished request.

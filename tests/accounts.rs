@@ -359,11 +359,11 @@ async fn concurrent_presentations_rotate_exactly_once(backend: Backend) {
     app.stop().await;
 }
 
-/// Two service instances on one PostgreSQL database see the same credential at the same moment:
-/// the compare-and-set on the family's generation lets exactly one rotation through.
+/// Two service instances sharing PostgreSQL and Redis see the same credential at the same
+/// moment: the compare-and-set on the family's generation lets exactly one rotation through.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_nodes_on_one_database_rotate_exactly_once() {
-    let app = TestApp::start(Backend::Postgres).await;
+async fn two_nodes_rotate_exactly_once() {
+    let app = TestApp::start(Backend::Redis).await;
     let clock = std::sync::Arc::new(app.clock.clone());
     let second = lares::app::start(&app.config, clock).await.unwrap();
     let nodes = [app.url(""), format!("http://{}", second.http_external)];

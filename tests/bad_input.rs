@@ -48,6 +48,7 @@ fn assert_shape(status: u16, body: &Value, reason: &str, case: &str) {
 async fn http_bad_input_is_refused_in_shape_and_changes_nothing(backend: Backend) {
     let app = TestApp::start(backend).await;
     let info = app.register("existing").await;
+    app.settle().await;
     let (accounts, sessions) = (
         app.db.count("accounts").await,
         app.db.count("sessions").await,
@@ -277,6 +278,7 @@ async fn http_bad_input_is_refused_in_shape_and_changes_nothing(backend: Backend
     .await;
     assert_eq!(got, 400, "{answer}");
 
+    app.settle().await;
     assert_eq!(
         app.db.count("accounts").await,
         accounts + 1,
@@ -342,7 +344,7 @@ async fn grpc_bad_input_is_invalid_argument(backend: Backend) {
     );
 
     let unimplemented = client
-        .device_login(pb::DeviceLoginRequest::default())
+        .apple_login(pb::AppleLoginRequest::default())
         .await
         .unwrap_err();
     assert_eq!(unimplemented.code(), Code::Unimplemented);

@@ -4,6 +4,7 @@
 pub mod hasher;
 pub mod session;
 pub mod shards;
+mod steps;
 
 use std::sync::Arc;
 
@@ -11,12 +12,12 @@ use crate::domain::clock::Clock;
 use crate::domain::credentials::SecretHasher;
 use crate::domain::session::SessionPolicy;
 use crate::domain::token::TokenSealer;
-use crate::store::Store;
+use crate::store::tiered::Tiered;
 use crate::telemetry::Metrics;
 
 /// What every session actor needs; shared, never mutated.
 pub struct SessionDeps {
-    pub store: Arc<dyn Store>,
+    pub data: Arc<Tiered>,
     pub secrets: SecretHasher,
     pub policy: SessionPolicy,
     pub tokens: TokenSealer,

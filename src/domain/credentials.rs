@@ -52,6 +52,29 @@ pub fn check_password(text: &str) -> Result<()> {
     }
 }
 
+/// A device id for guest sign-in: 8 to 128 printable ASCII characters (no spaces).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceId(String);
+
+impl DeviceId {
+    pub const MIN: usize = 8;
+    pub const MAX: usize = 128;
+
+    pub fn parse(text: &str) -> Result<Self> {
+        let printable = text.bytes().all(|b| b.is_ascii_graphic());
+        if !(Self::MIN..=Self::MAX).contains(&text.len()) || !printable {
+            return Err(Error::param(
+                "deviceId: 8 to 128 printable ASCII characters",
+            ));
+        }
+        Ok(DeviceId(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A session credential, `sessionId.secret`: the family id and a 256-bit secret.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SessionCredential {
@@ -144,6 +167,32 @@ mod tests {
             assert_eq!(err.reason, Reason::ParamInvalid, "{bad}");
         }
         assert_eq!(Username::parse("MiXeD").unwrap().key(), "mixed");
+    }
+
+    #[test]
+    fn device_ids_are_printable_and_bounded() {
+        for good in [
+            "abcdefgh",
+            "A1B2-C3D4-E5F6",
+            &"d".repeat(128),
+            "00000000-0000-4000-8000-000000000000",
+        ] {
+            assert!(DeviceId::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "short",
+            "",
+            &"d".repeat(129),
+            "has space!",
+            "tab\there12",
+            "ünïcödé-id",
+        ] {
+            assert_eq!(
+                DeviceId::parse(bad).unwrap_err().reason,
+                Reason::ParamInvalid,
+                "{bad}"
+            );
+        }
     }
 
     #[test]

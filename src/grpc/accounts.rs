@@ -86,8 +86,13 @@ impl AccountInterface for AccountGrpc {
         .await
     }
 
-    async fn device_login(&self, _: Request<pb::DeviceLoginRequest>) -> Answer<pb::LoginInfo> {
-        self.call("DeviceLogin", not_yet("DeviceLogin")).await
+    async fn device_login(&self, req: Request<pb::DeviceLoginRequest>) -> Answer<pb::LoginInfo> {
+        let meta = meta(&req);
+        self.call(
+            "DeviceLogin",
+            self.service.device_login(req.into_inner(), &meta),
+        )
+        .await
     }
 
     async fn apple_login(&self, _: Request<pb::AppleLoginRequest>) -> Answer<pb::LoginInfo> {

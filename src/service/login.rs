@@ -3,10 +3,12 @@
 use super::{RequestMeta, Service, unix_s};
 use crate::actors::session::{Issued, OpenSession};
 use crate::domain::credentials::{Username, check_password};
+use crate::domain::ids::AccountId;
 use crate::domain::password::Verified;
 use crate::domain::{Error, Result, color};
 use crate::proto::account::{LoginInfo, UsernameLoginRequest, UsernameRegisterRequest};
-use crate::store::{Account, NewAccount, StoreError};
+use crate::store::write_behind::Record;
+use crate::store::{Account, LastLogin, LoginEvent, NewAccount, StoreError};
 
 impl Service {
     /// Creates an account with a username and password, then signs it in.
@@ -36,7 +38,7 @@ impl Service {
             register_ip: ip.as_deref(),
             now_ms: now,
         };
-        let account = match self.inner.deps.store.create_account(&new).await {
+        let account = match self.inner.deps.data.store().create_account(&new).await {
             Ok(account) => account,
             Err(StoreError::Conflict) => return Err(Error::conflict("username is taken")),
             Err(err) => return Err(err.into()),
@@ -55,7 +57,7 @@ impl Service {
         let username = Username::parse(&req.username)?;
         check_password(&req.password)?;
         check_requested_color(&req.color)?;
-        let store = &self.inner.deps.store;
+        let store = self.inner.deps.data.store();
         let account = store.account_by_username(&username.key()).await?;
         let stored = account.as_ref().and_then(|a| a.password_hash.clone());
         let hashing = self.inner.hashing.clone();
@@ -100,14 +102,7 @@ impl Service {
             .shards
             .ask(account.id, OpenSession { color })
             .await?;
-        let now = deps.clock.now_ms();
-        if let Err(err) = deps
-            .store
-            .record_login(account.id, meta.ip_text().as_deref(), now)
-            .await
-        {
-            tracing::warn!(account = %account.id, error = %err, "could not record the sign-in time");
-        }
+        self.record_sign_in(account.id, meta, provider);
         self.count_login(provider, "ok");
         let (token, token_expires) = issued.token.unwrap_or_default();
         Ok(LoginInfo {
@@ -122,7 +117,26 @@ impl Service {
         })
     }
 
-    fn count_login(&self, provider: &'static str, outcome: &'static str) {
+    /// Queues the sign-in time, address and event behind the answer.
+    fn record_sign_in(&self, account: AccountId, meta: &RequestMeta, provider: &'static str) {
+        let deps = &self.inner.deps;
+        let at_ms = deps.clock.now_ms();
+        let ip = meta.ip_text();
+        let queue = deps.data.write_behind();
+        queue.push(Record::Login(LastLogin {
+            account,
+            ip: ip.clone(),
+            at_ms,
+        }));
+        queue.push(Record::Event(LoginEvent {
+            account,
+            provider,
+            ip,
+            at_ms,
+        }));
+    }
+
+    pub(super) fn count_login(&self, provider: &'static str, outcome: &'static str) {
         let labels = crate::telemetry::LoginLabels { provider, outcome };
         self.inner.deps.metrics.logins.get_or_create(&labels).inc();
     }
@@ -145,7 +159,8 @@ impl Service {
             if let Err(err) = service
                 .inner
                 .deps
-                .store
+                .data
+                .store()
                 .set_password_hash(id, &hash, now)
                 .await
             {

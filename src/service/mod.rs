@@ -1,6 +1,7 @@
 //! The operations of the client API, shared by both edges: each takes the request message and
 //! answers the response message or an [`Error`], so HTTP and gRPC cannot drift apart.
 
+mod device;
 mod login;
 mod session;
 
@@ -15,6 +16,7 @@ use crate::domain::ids::{AccountId, AccountIdCodec};
 use crate::domain::password::PasswordHashing;
 use crate::domain::{Error, Result};
 use crate::proto::account::{DevPingRequest, DevPingResponse};
+use crate::store::creator::Creator;
 
 /// Facts about the caller that the edges extract.
 #[derive(Debug, Clone, Default)]
@@ -36,6 +38,7 @@ pub struct Service {
 
 struct Inner {
     deps: Arc<SessionDeps>,
+    creator: Creator,
     shards: Arc<Shards>,
     hash_pool: Arc<HashPool>,
     hashing: Arc<PasswordHashing>,
@@ -46,6 +49,7 @@ struct Inner {
 /// Everything a [`Service`] is built from besides its actor shards.
 pub struct Parts {
     pub deps: Arc<SessionDeps>,
+    pub creator: Creator,
     pub hash_pool: Arc<HashPool>,
     pub hashing: Arc<PasswordHashing>,
     pub ids: AccountIdCodec,
@@ -59,6 +63,7 @@ impl Service {
     pub fn new(parts: Parts, shards: Arc<Shards>) -> Self {
         let Parts {
             deps,
+            creator,
             hash_pool,
             hashing,
             ids,
@@ -67,6 +72,7 @@ impl Service {
         Service {
             inner: Arc::new(Inner {
                 deps,
+                creator,
                 shards,
                 hash_pool,
                 hashing,
@@ -78,7 +84,7 @@ impl Service {
 
     /// Answers when the store does.
     pub async fn ready(&self) -> Result<()> {
-        Ok(self.inner.deps.store.ping().await?)
+        Ok(self.inner.deps.data.store().ping().await?)
     }
 
     /// Liveness for clients; `NOT_FOUND` outside the `dev` profile.

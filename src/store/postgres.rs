@@ -7,13 +7,19 @@ use async_trait::async_trait;
 use const_format::concatcp;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use super::{Account, AccountRow, NewAccount, SessionRow, Store, StoreResult};
+use super::StoreError;
+use super::records::{AccountRow, SessionRow, SubjectAccount};
+use super::{Account, DeviceAccount, Flush, NewAccount, NewDevice, Store, StoreResult};
 use crate::domain::clock::Millis;
 use crate::domain::ids::{AccountId, SessionId};
 use crate::domain::session::{RevokeReason, Session, encode_retired};
 
 const ACCOUNT_COLUMNS: &str = "id, zone, username, password_hash, default_color, status, \
     lares_ms(banned_until) AS banned_until_ms, lares_ms(created_at) AS created_ms";
+
+/// [`ACCOUNT_COLUMNS`] for a query that names the accounts table `a`.
+const ACCOUNT_COLUMNS_A: &str = "a.id, a.zone, a.username, a.password_hash, a.default_color, a.status, \
+    lares_ms(a.banned_until) AS banned_until_ms, lares_ms(a.created_at) AS created_ms";
 
 const SESSION_COLUMNS: &str = "id, account_id, secret_hash, retired, generation, \
     lares_ms(created_at) AS created_ms, lares_ms(expires_at) AS expires_ms, \
@@ -83,24 +89,120 @@ impl Store for PgStore {
         Ok(row.map(Account::from))
     }
 
+    async fn account_by_identity(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> StoreResult<Option<Account>> {
+        const SQL: &str = concatcp!(
+            "SELECT ",
+            ACCOUNT_COLUMNS,
+            " FROM accounts WHERE id = \
+             (SELECT account_id FROM identities WHERE provider = $1 AND subject = $2)"
+        );
+        let row: Option<AccountRow> = sqlx::query_as(SQL)
+            .bind(provider)
+            .bind(subject)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(Account::from))
+    }
+
+    async fn create_device_accounts(&self, batch: &[NewDevice]) -> StoreResult<Vec<DeviceAccount>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pool.begin().await?;
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT nextval(pg_get_serial_sequence('accounts', 'id')) FROM generate_series(1, $1)",
+        )
+        .bind(batch.len() as i64)
+        .fetch_all(&mut *tx)
+        .await?;
+        let zones: Vec<i32> = batch.iter().map(|d| d.zone).collect();
+        let times: Vec<i64> = batch.iter().map(|d| d.now_ms).collect();
+        let ips: Vec<Option<String>> = batch.iter().map(|d| d.register_ip.clone()).collect();
+        let devices: Vec<&str> = batch.iter().map(|d| d.device_id.as_str()).collect();
+        sqlx::query(
+            "INSERT INTO accounts (id, zone, created_at, updated_at, register_ip) \
+             OVERRIDING SYSTEM VALUE \
+             SELECT id, zone, lares_ts(t), lares_ts(t), ip \
+             FROM unnest($1::int8[], $2::int4[], $3::int8[], $4::text[]) AS u(id, zone, t, ip)",
+        )
+        .bind(&ids)
+        .bind(&zones)
+        .bind(&times)
+        .bind(&ips)
+        .execute(&mut *tx)
+        .await?;
+        let won: Vec<String> = sqlx::query_scalar(
+            "INSERT INTO identities (provider, subject, account_id, created_at) \
+             SELECT 'device', subject, id, lares_ts(t) \
+             FROM unnest($1::text[], $2::int8[], $3::int8[]) AS u(subject, id, t) \
+             ON CONFLICT DO NOTHING RETURNING subject",
+        )
+        .bind(&devices)
+        .bind(&ids)
+        .bind(&times)
+        .fetch_all(&mut *tx)
+        .await?;
+        let won: std::collections::HashSet<String> = won.into_iter().collect();
+        let lost: Vec<usize> = (0..batch.len())
+            .filter(|&i| !won.contains(devices[i]))
+            .collect();
+        let mut existing = std::collections::HashMap::new();
+        if !lost.is_empty() {
+            // Devices another writer registered first: drop the accounts made for them here and
+            // answer the existing ones.
+            let orphans: Vec<i64> = lost.iter().map(|&i| ids[i]).collect();
+            sqlx::query("DELETE FROM accounts WHERE id = ANY($1)")
+                .bind(&orphans)
+                .execute(&mut *tx)
+                .await?;
+            let subjects: Vec<&str> = lost.iter().map(|&i| devices[i]).collect();
+            const SQL: &str = concatcp!(
+                "SELECT i.subject, ",
+                ACCOUNT_COLUMNS_A,
+                " FROM identities i \
+                 JOIN accounts a ON a.id = i.account_id \
+                 WHERE i.provider = 'device' AND i.subject = ANY($1)"
+            );
+            let rows: Vec<SubjectAccount> = sqlx::query_as(SQL)
+                .bind(&subjects)
+                .fetch_all(&mut *tx)
+                .await?;
+            existing.extend(
+                rows.into_iter()
+                    .map(|r| (r.subject, Account::from(r.account))),
+            );
+        }
+        tx.commit().await?;
+        let answer = batch.iter().zip(&ids).map(|(device, &id)| {
+            if won.contains(&device.device_id) {
+                let account = Account::new_guest(AccountId(id), device.zone, device.now_ms);
+                Ok(DeviceAccount {
+                    account,
+                    created: true,
+                })
+            } else {
+                let account = existing.get(&device.device_id).cloned();
+                let account = account
+                    .ok_or_else(|| StoreError::Internal("device identity vanished".into()))?;
+                Ok(DeviceAccount {
+                    account,
+                    created: false,
+                })
+            }
+        });
+        answer.collect()
+    }
+
     async fn set_password_hash(&self, id: AccountId, hash: &str, now: Millis) -> StoreResult<()> {
         sqlx::query(
             "UPDATE accounts SET password_hash = $2, updated_at = lares_ts($3) WHERE id = $1",
         )
         .bind(id.0)
         .bind(hash)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn record_login(&self, id: AccountId, ip: Option<&str>, now: Millis) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE accounts SET last_login_ip = $2, last_login_at = lares_ts($3) WHERE id = $1",
-        )
-        .bind(id.0)
-        .bind(ip)
         .bind(now)
         .execute(&self.pool)
         .await?;
@@ -191,6 +293,107 @@ impl Store for PgStore {
             .into_iter()
             .filter_map(|(id,)| SessionId::parse(&id))
             .collect())
+    }
+
+    async fn flush(&self, batch: &Flush) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        if !batch.sessions.is_empty() {
+            let s = &batch.sessions;
+            sqlx::query(
+                "INSERT INTO sessions AS s (id, account_id, secret_hash, retired, generation, \
+                 created_at, expires_at, absolute_expires_at, revoked_at, revoke_reason) \
+                 SELECT id, acc, h, r, g, lares_ts(c), lares_ts(e), lares_ts(x), lares_ts(rv), rr \
+                 FROM unnest($1::text[], $2::int8[], $3::bytea[], $4::bytea[], $5::int8[], \
+                 $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::text[]) \
+                 AS u(id, acc, h, r, g, c, e, x, rv, rr) \
+                 ON CONFLICT (id) DO UPDATE SET \
+                 secret_hash = CASE WHEN EXCLUDED.generation > s.generation \
+                     THEN EXCLUDED.secret_hash ELSE s.secret_hash END, \
+                 retired = CASE WHEN EXCLUDED.generation > s.generation \
+                     THEN EXCLUDED.retired ELSE s.retired END, \
+                 expires_at = CASE WHEN EXCLUDED.generation > s.generation \
+                     THEN EXCLUDED.expires_at ELSE s.expires_at END, \
+                 generation = GREATEST(s.generation, EXCLUDED.generation), \
+                 revoked_at = COALESCE(s.revoked_at, EXCLUDED.revoked_at), \
+                 revoke_reason = COALESCE(s.revoke_reason, EXCLUDED.revoke_reason) \
+                 WHERE EXCLUDED.generation > s.generation \
+                    OR (s.revoked_at IS NULL AND EXCLUDED.revoked_at IS NOT NULL)",
+            )
+            .bind(
+                s.iter()
+                    .map(|x| x.id.as_str().to_owned())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(s.iter().map(|x| x.account.0).collect::<Vec<_>>())
+            .bind(s.iter().map(|x| x.current.to_vec()).collect::<Vec<_>>())
+            .bind(
+                s.iter()
+                    .map(|x| encode_retired(&x.retired))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(s.iter().map(|x| x.generation).collect::<Vec<_>>())
+            .bind(s.iter().map(|x| x.created_ms).collect::<Vec<_>>())
+            .bind(s.iter().map(|x| x.expires_ms).collect::<Vec<_>>())
+            .bind(s.iter().map(|x| x.absolute_ms).collect::<Vec<_>>())
+            .bind(
+                s.iter()
+                    .map(|x| x.revoked.map(|r| r.at_ms))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                s.iter()
+                    .map(|x| x.revoked.map(|r| r.reason.as_str().to_owned()))
+                    .collect::<Vec<_>>(),
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !batch.revocations.is_empty() {
+            let r = &batch.revocations;
+            sqlx::query(
+                "UPDATE sessions s SET revoked_at = lares_ts(u.at), revoke_reason = u.reason \
+                 FROM unnest($1::text[], $2::int8[], $3::text[]) AS u(id, at, reason) \
+                 WHERE s.id = u.id AND s.revoked_at IS NULL",
+            )
+            .bind(
+                r.iter()
+                    .map(|(id, _)| id.as_str().to_owned())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(r.iter().map(|(_, x)| x.at_ms).collect::<Vec<_>>())
+            .bind(r.iter().map(|(_, x)| x.reason.as_str()).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !batch.logins.is_empty() {
+            let l = &batch.logins;
+            sqlx::query(
+                "UPDATE accounts a SET last_login_at = lares_ts(u.t), last_login_ip = u.ip \
+                 FROM unnest($1::int8[], $2::int8[], $3::text[]) AS u(id, t, ip) \
+                 WHERE a.id = u.id AND (a.last_login_at IS NULL OR a.last_login_at < lares_ts(u.t))",
+            )
+            .bind(l.iter().map(|x| x.account.0).collect::<Vec<_>>())
+            .bind(l.iter().map(|x| x.at_ms).collect::<Vec<_>>())
+            .bind(l.iter().map(|x| x.ip.clone()).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !batch.events.is_empty() {
+            let e = &batch.events;
+            sqlx::query(
+                "INSERT INTO login_events (account_id, provider, ip, at) \
+                 SELECT acc, p, ip, lares_ts(t) \
+                 FROM unnest($1::int8[], $2::text[], $3::text[], $4::int8[]) AS u(acc, p, ip, t)",
+            )
+            .bind(e.iter().map(|x| x.account.0).collect::<Vec<_>>())
+            .bind(e.iter().map(|x| x.provider).collect::<Vec<_>>())
+            .bind(e.iter().map(|x| x.ip.clone()).collect::<Vec<_>>())
+            .bind(e.iter().map(|x| x.at_ms).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn close(&self) {

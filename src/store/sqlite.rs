@@ -10,7 +10,8 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use super::{Account, AccountRow, NewAccount, SessionRow, Store, StoreResult};
+use super::records::{AccountRow, SessionRow};
+use super::{Account, DeviceAccount, Flush, NewAccount, NewDevice, Store, StoreResult};
 use crate::domain::clock::Millis;
 use crate::domain::ids::{AccountId, SessionId};
 use crate::domain::session::{RevokeReason, Session, encode_retired};
@@ -98,20 +99,77 @@ impl Store for SqliteStore {
         Ok(row.map(Account::from))
     }
 
+    async fn account_by_identity(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> StoreResult<Option<Account>> {
+        const SQL: &str = concatcp!(
+            "SELECT ",
+            ACCOUNT_COLUMNS,
+            " FROM accounts WHERE id = \
+             (SELECT account_id FROM identities WHERE provider = ?1 AND subject = ?2)"
+        );
+        let row: Option<AccountRow> = sqlx::query_as(SQL)
+            .bind(provider)
+            .bind(subject)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(Account::from))
+    }
+
+    /// One transaction; SQLite has a single writer, so each device is looked up and, when new,
+    /// inserted in turn without races.
+    async fn create_device_accounts(&self, batch: &[NewDevice]) -> StoreResult<Vec<DeviceAccount>> {
+        let mut tx = self.pool.begin().await?;
+        let mut answer = Vec::with_capacity(batch.len());
+        for device in batch {
+            const FIND: &str = concatcp!(
+                "SELECT ",
+                ACCOUNT_COLUMNS,
+                " FROM accounts WHERE id = \
+                 (SELECT account_id FROM identities WHERE provider = 'device' AND subject = ?1)"
+            );
+            let found: Option<AccountRow> = sqlx::query_as(FIND)
+                .bind(&device.device_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(row) = found {
+                answer.push(DeviceAccount {
+                    account: row.into(),
+                    created: false,
+                });
+                continue;
+            }
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO accounts (zone, created_at, updated_at, register_ip) \
+                 VALUES (?1, ?2, ?2, ?3) RETURNING id",
+            )
+            .bind(device.zone)
+            .bind(device.now_ms)
+            .bind(&device.register_ip)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query("INSERT INTO identities (provider, subject, account_id, created_at) VALUES ('device', ?1, ?2, ?3)")
+                .bind(&device.device_id)
+                .bind(id)
+                .bind(device.now_ms)
+                .execute(&mut *tx)
+                .await?;
+            let account = Account::new_guest(AccountId(id), device.zone, device.now_ms);
+            answer.push(DeviceAccount {
+                account,
+                created: true,
+            });
+        }
+        tx.commit().await?;
+        Ok(answer)
+    }
+
     async fn set_password_hash(&self, id: AccountId, hash: &str, now: Millis) -> StoreResult<()> {
         sqlx::query("UPDATE accounts SET password_hash = ?2, updated_at = ?3 WHERE id = ?1")
             .bind(id.0)
             .bind(hash)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn record_login(&self, id: AccountId, ip: Option<&str>, now: Millis) -> StoreResult<()> {
-        sqlx::query("UPDATE accounts SET last_login_ip = ?2, last_login_at = ?3 WHERE id = ?1")
-            .bind(id.0)
-            .bind(ip)
             .bind(now)
             .execute(&self.pool)
             .await?;
@@ -201,6 +259,75 @@ impl Store for SqliteStore {
             .into_iter()
             .filter_map(|(id,)| SessionId::parse(&id))
             .collect())
+    }
+
+    async fn flush(&self, batch: &Flush) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for x in &batch.sessions {
+            sqlx::query(
+                "INSERT INTO sessions AS s (id, account_id, secret_hash, retired, generation, \
+                 created_at, expires_at, absolute_expires_at, revoked_at, revoke_reason) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+                 ON CONFLICT (id) DO UPDATE SET \
+                 secret_hash = CASE WHEN excluded.generation > s.generation \
+                     THEN excluded.secret_hash ELSE s.secret_hash END, \
+                 retired = CASE WHEN excluded.generation > s.generation \
+                     THEN excluded.retired ELSE s.retired END, \
+                 expires_at = CASE WHEN excluded.generation > s.generation \
+                     THEN excluded.expires_at ELSE s.expires_at END, \
+                 generation = MAX(s.generation, excluded.generation), \
+                 revoked_at = COALESCE(s.revoked_at, excluded.revoked_at), \
+                 revoke_reason = COALESCE(s.revoke_reason, excluded.revoke_reason) \
+                 WHERE excluded.generation > s.generation \
+                    OR (s.revoked_at IS NULL AND excluded.revoked_at IS NOT NULL)",
+            )
+            .bind(x.id.as_str())
+            .bind(x.account.0)
+            .bind(&x.current[..])
+            .bind(encode_retired(&x.retired))
+            .bind(x.generation)
+            .bind(x.created_ms)
+            .bind(x.expires_ms)
+            .bind(x.absolute_ms)
+            .bind(x.revoked.map(|r| r.at_ms))
+            .bind(x.revoked.map(|r| r.reason.as_str()))
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (id, r) in &batch.revocations {
+            sqlx::query(
+                "UPDATE sessions SET revoked_at = ?2, revoke_reason = ?3 WHERE id = ?1 AND revoked_at IS NULL",
+            )
+            .bind(id.as_str())
+            .bind(r.at_ms)
+            .bind(r.reason.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        for x in &batch.logins {
+            sqlx::query(
+                "UPDATE accounts SET last_login_at = ?2, last_login_ip = ?3 \
+                 WHERE id = ?1 AND (last_login_at IS NULL OR last_login_at < ?2)",
+            )
+            .bind(x.account.0)
+            .bind(x.at_ms)
+            .bind(&x.ip)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for x in &batch.events {
+            sqlx::query(
+                "INSERT INTO login_events (account_id, provider, ip, at) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .bind(x.account.0)
+            .bind(x.provider)
+            .bind(&x.ip)
+            .bind(x.at_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn close(&self) {

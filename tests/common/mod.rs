@@ -19,10 +19,53 @@ pub const TOKEN_KEY: [u8; 32] = *b"lares-test-token-key-32-bytes!!!";
 pub const SESSION_KEY: [u8; 32] = *b"lares-test-session-key-32-bytes!";
 pub const PLATFORM_KEY: [u8; 16] = *b"lares-platform16";
 
+/// Where a test keeps its data: the store, and the cache in front of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// SQLite with the in-process cache (the embedded default).
     Sqlite,
+    /// PostgreSQL with the in-process cache.
     Postgres,
+    /// PostgreSQL with Redis: the multi-node deployment.
+    Redis,
+}
+
+/// Where Redis is; tests use keys under a prefix of their own.
+pub fn redis_url() -> String {
+    std::env::var("LARES_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// Deletes every Redis key under `prefix`.
+pub async fn clear_redis_prefix(prefix: &str) {
+    use fred::prelude::*;
+    let client = Builder::from_config(Config::from_url(&redis_url()).unwrap())
+        .build()
+        .unwrap();
+    client.init().await.unwrap();
+    let mut cursor: String = "0".into();
+    loop {
+        let (next, keys): (String, Vec<String>) = client
+            .custom(
+                fred::cmd!("SCAN"),
+                vec![
+                    cursor.clone(),
+                    "MATCH".into(),
+                    format!("{prefix}*"),
+                    "COUNT".into(),
+                    "1000".into(),
+                ],
+            )
+            .await
+            .unwrap();
+        if !keys.is_empty() {
+            let _: i64 = client.del(keys).await.unwrap();
+        }
+        if next == "0" {
+            break;
+        }
+        cursor = next;
+    }
+    let _ = client.quit().await;
 }
 
 /// Where PostgreSQL is; tests create and drop their own databases there.
@@ -46,6 +89,7 @@ pub enum TestDb {
 impl TestDb {
     pub async fn create(backend: Backend) -> TestDb {
         match backend {
+            Backend::Redis => Box::pin(TestDb::create(Backend::Postgres)).await,
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
                 let url = format!("sqlite://{}", dir.path().join("lares.db").display());
@@ -151,6 +195,11 @@ impl TestApp {
         init_logging();
         let db = TestDb::create(backend).await;
         let mut config = test_config(db.url());
+        if backend == Backend::Redis {
+            config.cache.url = redis_url();
+            config.cache.key_prefix =
+                format!("lares-test-{}:", hex::encode(rand::random::<[u8; 6]>()));
+        }
         tweak(&mut config);
         config.validate().expect("test config is valid");
         let clock = ManualClock::new();
@@ -209,11 +258,22 @@ impl TestApp {
         body
     }
 
+    /// Waits until everything written behind so far is in the store.
+    pub async fn settle(&self) {
+        assert!(
+            self.running().flush_write_behind().await,
+            "write-behind flushed"
+        );
+    }
+
     pub async fn stop(mut self) {
         if let Some(running) = self.running.take() {
             running.shutdown().await;
         }
         self.db.drop_db().await;
+        if self.config.cache.url != "memory" {
+            clear_redis_prefix(&self.config.cache.key_prefix).await;
+        }
     }
 }
 
@@ -232,7 +292,8 @@ pub fn init_logging() {
         .try_init();
 }
 
-/// Generates one test per store from `async fn name(backend: Backend)`.
+/// Generates one test per backend (SQLite, PostgreSQL, PostgreSQL with Redis) from
+/// `async fn name(backend: Backend)`.
 #[macro_export]
 macro_rules! for_each_store {
     ($($name:ident),* $(,)?) => {
@@ -249,6 +310,14 @@ macro_rules! for_each_store {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     super::$name($crate::common::Backend::Postgres).await
+                }
+            )*
+        }
+        mod redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Redis).await
                 }
             )*
         }

@@ -1,0 +1,340 @@
+//! The Redis cache, through fred. Keys are `<prefix>{a:<account>}:...` for everything of an
+//! account, so one account's keys share a cluster slot and a script may touch them together.
+//! Commands fail fast (no queueing while disconnected) and time out, so that callers can fall
+//! back to the store at once.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use fred::clients::Pool;
+use fred::error::Error as FredError;
+use fred::interfaces::{ClientLike, KeysInterface, LuaInterface};
+use fred::types::config::{Config, Options, ReconnectPolicy};
+use fred::types::{Builder, Expiration, Value};
+
+use super::codec::{
+    decode_account, decode_session, encode_account, encode_revocation, encode_session,
+};
+use super::{Cache, CacheError, CacheResult, Cas, LOOKUP_TTL_SECS};
+use crate::domain::clock::Millis;
+use crate::domain::ids::{AccountId, SessionId};
+use crate::domain::session::{Revocation, Session};
+use crate::store::Account;
+
+/// Writes a family unless the same or a newer generation is cached; keeps a revocation either
+/// way; indexes the family under its account. KEYS: family, index. ARGV: generation, body,
+/// revocation ('' for none), expiry (unix ms), family id, now (unix ms).
+const PUT_SESSION: &str = r#"
+local held = redis.call('HGET', KEYS[1], 'gen')
+if held and tonumber(held) >= tonumber(ARGV[1]) then
+  if ARGV[3] ~= '' and redis.call('HEXISTS', KEYS[1], 'rev') == 0 then
+    redis.call('HSET', KEYS[1], 'rev', ARGV[3])
+  end
+  return 0
+end
+local rev = redis.call('HGET', KEYS[1], 'rev')
+redis.call('HSET', KEYS[1], 'gen', ARGV[1], 'data', ARGV[2])
+if not rev and ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'rev', ARGV[3]) end
+redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+redis.call('SADD', KEYS[2], ARGV[5])
+local ttl = redis.call('PTTL', KEYS[2])
+if ttl < 0 or tonumber(ARGV[6]) + ttl < tonumber(ARGV[4]) then
+  redis.call('PEXPIREAT', KEYS[2], ARGV[4])
+end
+return 1
+"#;
+
+/// Compare-and-set on the generation. KEYS: family. ARGV: expected generation, new generation,
+/// body, revocation ('' for none), expiry. Answers 1 swapped, 0 conflict, -1 missing.
+const UPDATE_SESSION: &str = r#"
+local held = redis.call('HGET', KEYS[1], 'gen')
+if not held then return -1 end
+if held ~= ARGV[1] or redis.call('HEXISTS', KEYS[1], 'rev') == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'gen', ARGV[2], 'data', ARGV[3])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'rev', ARGV[4]) end
+redis.call('PEXPIREAT', KEYS[1], ARGV[5])
+return 1
+"#;
+
+/// KEYS: family. ARGV: revocation.
+const REVOKE_SESSION: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('HEXISTS', KEYS[1], 'rev') == 0 then
+  redis.call('HSET', KEYS[1], 'rev', ARGV[1])
+  return 1
+end
+return 0
+"#;
+
+/// Revokes every indexed family of an account (same hash tag, same slot). KEYS: index.
+/// ARGV: revocation, key prefix of the account's families. Answers the ids revoked.
+const REVOKE_ACCOUNT: &str = r#"
+local revoked = {}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local key = ARGV[2] .. id
+  if redis.call('EXISTS', key) == 1 then
+    if redis.call('HEXISTS', key, 'rev') == 0 then
+      redis.call('HSET', key, 'rev', ARGV[1])
+      table.insert(revoked, id)
+    end
+  else
+    redis.call('SREM', KEYS[1], id)
+  end
+end
+return revoked
+"#;
+
+pub struct RedisCache {
+    pool: Pool,
+    prefix: String,
+    options: Options,
+}
+
+fn failed(err: FredError) -> CacheError {
+    CacheError(err.to_string())
+}
+
+impl RedisCache {
+    /// Connects (`redis://`, `rediss://` or `redis-cluster://`). A Redis that cannot be reached
+    /// at start is not fatal: the pool keeps reconnecting in the background, and callers fall
+    /// back to the store meanwhile. Fails only on a malformed URL.
+    pub async fn connect(
+        url: &str,
+        prefix: &str,
+        size: usize,
+        timeout: Duration,
+    ) -> anyhow::Result<Self> {
+        let mut config = Config::from_url(url)?;
+        config.fail_fast = false;
+        let pool = Builder::from_config(config)
+            .with_connection_config(|c| {
+                c.connection_timeout = Duration::from_secs(2);
+                c.max_command_attempts = 1;
+            })
+            .with_performance_config(|p| p.default_command_timeout = timeout)
+            .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
+            .build_pool(size)?;
+        let _task = pool.connect();
+        if tokio::time::timeout(Duration::from_secs(2), pool.wait_for_connect())
+            .await
+            .is_err()
+        {
+            tracing::warn!("Redis is not reachable at start; sessions use the store until it is");
+        }
+        let options = Options {
+            timeout: Some(timeout),
+            fail_fast: true,
+            max_attempts: Some(1),
+            ..Default::default()
+        };
+        Ok(RedisCache {
+            pool,
+            prefix: prefix.to_owned(),
+            options,
+        })
+    }
+
+    fn client(&self) -> fred::clients::WithOptions<fred::clients::Client> {
+        self.pool.next().with_options(&self.options)
+    }
+
+    fn account_tag(&self, account: AccountId) -> String {
+        format!("{}{{a:{}}}", self.prefix, account.0)
+    }
+
+    fn session_key(&self, account: AccountId, id: &SessionId) -> String {
+        format!("{}:s:{}", self.account_tag(account), id)
+    }
+
+    fn index_key(&self, account: AccountId) -> String {
+        format!("{}:ss", self.account_tag(account))
+    }
+
+    fn identity_key(&self, provider: &str, subject: &str) -> String {
+        format!("{}i:{provider}:{subject}", self.prefix)
+    }
+
+    fn account_key(&self, account: AccountId) -> String {
+        format!("{}:acct", self.account_tag(account))
+    }
+
+    /// Runs a script by hash, loading it on first use.
+    async fn script<R: fred::types::FromValue>(
+        &self,
+        lua: &'static str,
+        keys: Vec<String>,
+        args: Vec<Value>,
+    ) -> CacheResult<R> {
+        let client = self.client();
+        let hash = sha1_hex(lua);
+        match client
+            .evalsha::<R, _, _, _>(hash.clone(), keys.clone(), args.clone())
+            .await
+        {
+            Err(err) if err.details().starts_with("NOSCRIPT") => {
+                client.script_load::<String, _>(lua).await.map_err(failed)?;
+                client.evalsha(hash, keys, args).await.map_err(failed)
+            }
+            other => other.map_err(failed),
+        }
+    }
+}
+
+fn sha1_hex(text: &str) -> String {
+    fred::util::sha1_hash(text)
+}
+
+fn revocation_arg(r: Option<Revocation>) -> Value {
+    r.map(|r| Value::from(encode_revocation(&r)))
+        .unwrap_or_else(|| Value::from(""))
+}
+
+#[async_trait]
+impl Cache for RedisCache {
+    async fn close(&self) {
+        let _ = self.pool.quit().await;
+    }
+
+    async fn ping(&self) -> CacheResult<()> {
+        self.client().ping::<()>(None).await.map_err(failed)
+    }
+
+    async fn session(&self, account: AccountId, id: &SessionId) -> CacheResult<Option<Session>> {
+        use fred::interfaces::HashesInterface;
+        let key = self.session_key(account, id);
+        let (generation, body, revoked): (Option<i64>, Option<Vec<u8>>, Option<String>) = self
+            .client()
+            .hmget(key, vec!["gen", "data", "rev"])
+            .await
+            .map_err(failed)?;
+        let (Some(generation), Some(body)) = (generation, body) else {
+            return Ok(None);
+        };
+        let session = decode_session(id, generation, &body, revoked.as_deref());
+        session
+            .map(Some)
+            .ok_or_else(|| CacheError(format!("family {id} does not decode")))
+    }
+
+    async fn put_session(&self, s: &Session, now: Millis) -> CacheResult<bool> {
+        let keys = vec![
+            self.session_key(s.account, &s.id),
+            self.index_key(s.account),
+        ];
+        let args = vec![
+            Value::from(s.generation),
+            Value::Bytes(encode_session(s).into()),
+            revocation_arg(s.revoked),
+            Value::from(s.absolute_ms),
+            Value::from(s.id.as_str()),
+            Value::from(now),
+        ];
+        let written: i64 = self.script(PUT_SESSION, keys, args).await?;
+        Ok(written == 1)
+    }
+
+    async fn update_session(&self, s: &Session, expected: i64) -> CacheResult<Cas> {
+        let keys = vec![self.session_key(s.account, &s.id)];
+        let args = vec![
+            Value::from(expected),
+            Value::from(s.generation),
+            Value::Bytes(encode_session(s).into()),
+            revocation_arg(s.revoked),
+            Value::from(s.absolute_ms),
+        ];
+        let answer: i64 = self.script(UPDATE_SESSION, keys, args).await?;
+        Ok(match answer {
+            1 => Cas::Swapped,
+            0 => Cas::Conflict,
+            _ => Cas::Missing,
+        })
+    }
+
+    async fn revoke_session(
+        &self,
+        account: AccountId,
+        id: &SessionId,
+        revocation: Revocation,
+    ) -> CacheResult<()> {
+        let keys = vec![self.session_key(account, id)];
+        let _: i64 = self
+            .script(REVOKE_SESSION, keys, vec![revocation_arg(Some(revocation))])
+            .await?;
+        Ok(())
+    }
+
+    async fn revoke_account(
+        &self,
+        account: AccountId,
+        revocation: Revocation,
+    ) -> CacheResult<Vec<SessionId>> {
+        let keys = vec![self.index_key(account)];
+        let prefix = format!("{}:s:", self.account_tag(account));
+        let args = vec![revocation_arg(Some(revocation)), Value::from(prefix)];
+        let ids: Vec<String> = self.script(REVOKE_ACCOUNT, keys, args).await?;
+        Ok(ids.iter().filter_map(|id| SessionId::parse(id)).collect())
+    }
+
+    async fn forget_sessions(&self, ids: &[(AccountId, SessionId)]) -> CacheResult<()> {
+        for (account, id) in ids {
+            self.client()
+                .del::<(), _>(self.session_key(*account, id))
+                .await
+                .map_err(failed)?;
+        }
+        Ok(())
+    }
+
+    async fn identity(&self, provider: &str, subject: &str) -> CacheResult<Option<AccountId>> {
+        let id: Option<i64> = self
+            .client()
+            .get(self.identity_key(provider, subject))
+            .await
+            .map_err(failed)?;
+        Ok(id.map(AccountId))
+    }
+
+    async fn put_identity(
+        &self,
+        provider: &str,
+        subject: &str,
+        account: AccountId,
+    ) -> CacheResult<()> {
+        let key = self.identity_key(provider, subject);
+        let ttl = Some(Expiration::EX(LOOKUP_TTL_SECS));
+        self.client()
+            .set::<(), _, _>(key, account.0, ttl, None, false)
+            .await
+            .map_err(failed)
+    }
+
+    async fn account(&self, id: AccountId) -> CacheResult<Option<Account>> {
+        let bytes: Option<Vec<u8>> = self
+            .client()
+            .get(self.account_key(id))
+            .await
+            .map_err(failed)?;
+        Ok(bytes.and_then(|b| decode_account(&b)))
+    }
+
+    async fn put_account(&self, account: &Account) -> CacheResult<()> {
+        let key = self.account_key(account.id);
+        let ttl = Some(Expiration::EX(LOOKUP_TTL_SECS));
+        self.client()
+            .set::<(), _, _>(
+                key,
+                Value::Bytes(encode_account(account).into()),
+                ttl,
+                None,
+                false,
+            )
+            .await
+            .map_err(failed)
+    }
+
+    async fn forget_account(&self, id: AccountId) -> CacheResult<()> {
+        self.client()
+            .del::<(), _>(self.account_key(id))
+            .await
+            .map_err(failed)
+    }
+}

@@ -1,0 +1,372 @@
+//! The tiered view the actors and the service use: the cache first, the store behind it.
+//!
+//! Session families live in the cache and are copied to the store by the write-behind queue;
+//! revocations are also written to the store at once. When the cache fails, a breaker opens and
+//! every operation goes to the store (compare-and-set there too) until the pause is over; the
+//! families changed meanwhile are then dropped from the cache, so that it cannot answer with a
+//! copy older than the store's, and the cache is used again. No restart is needed either way.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use tokio::sync::Mutex as AsyncMutex;
+
+use super::cache::{Cache, CacheError, Cas};
+use super::write_behind::{Record, WriteBehind};
+use super::{Account, Store};
+use crate::domain::Result;
+use crate::domain::clock::{Clock, Millis};
+use crate::domain::ids::{AccountId, SessionId};
+use crate::domain::session::{Revocation, RevokeReason, Session};
+use crate::telemetry::Metrics;
+
+/// Families changed in the store while the cache was away, remembered at most.
+const DIRTY_MAX: usize = 100_000;
+
+pub struct Tiered {
+    cache: Arc<dyn Cache>,
+    store: Arc<dyn Store>,
+    write_behind: WriteBehind,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
+    /// 0 while the cache is in use; otherwise when it may be tried again (unix ms).
+    paused_until: AtomicI64,
+    pause_ms: i64,
+    recovering: AsyncMutex<()>,
+    dirty: std::sync::Mutex<Dirty>,
+}
+
+#[derive(Default)]
+struct Dirty {
+    families: HashSet<(AccountId, SessionId)>,
+    overflowed: bool,
+}
+
+pub struct TieredParts {
+    pub cache: Arc<dyn Cache>,
+    pub store: Arc<dyn Store>,
+    pub write_behind: WriteBehind,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<Metrics>,
+    pub pause_ms: i64,
+}
+
+impl Tiered {
+    pub fn new(p: TieredParts) -> Self {
+        Tiered {
+            cache: p.cache,
+            store: p.store,
+            write_behind: p.write_behind,
+            clock: p.clock,
+            metrics: p.metrics,
+            paused_until: AtomicI64::new(0),
+            pause_ms: p.pause_ms,
+            recovering: AsyncMutex::new(()),
+            dirty: std::sync::Mutex::new(Dirty::default()),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn write_behind(&self) -> &WriteBehind {
+        &self.write_behind
+    }
+
+    /// True when the cache is in use (it may be tried, after repair, once its pause is over).
+    async fn cache_usable(&self) -> bool {
+        let paused = self.paused_until.load(Ordering::Acquire);
+        if paused == 0 {
+            return true;
+        }
+        if self.clock.now_ms() < paused {
+            return false;
+        }
+        let Ok(_one) = self.recovering.try_lock() else {
+            return false;
+        };
+        if self.paused_until.load(Ordering::Acquire) == 0 {
+            return true;
+        }
+        match self.repair().await {
+            Ok(()) => {
+                self.paused_until.store(0, Ordering::Release);
+                self.metrics.cache_degraded.set(0);
+                tracing::info!("cache reachable again; using it");
+                true
+            }
+            Err(err) => {
+                self.cache_failed(&err);
+                false
+            }
+        }
+    }
+
+    fn cache_failed(&self, err: &CacheError) {
+        self.metrics.cache_errors.inc();
+        let until = self.clock.now_ms() + self.pause_ms;
+        if self.paused_until.swap(until, Ordering::AcqRel) == 0 {
+            self.metrics.cache_degraded.set(1);
+            tracing::warn!(error = %err, "cache unreachable; sessions fall back to the store");
+        }
+    }
+
+    /// Drops from the cache every family the store changed while the cache was away.
+    async fn repair(&self) -> std::result::Result<(), CacheError> {
+        self.cache.ping().await?;
+        let (families, overflowed) = {
+            let mut dirty = self.dirty.lock().unwrap_or_else(|p| p.into_inner());
+            let taken = std::mem::take(&mut *dirty);
+            (
+                taken.families.into_iter().collect::<Vec<_>>(),
+                taken.overflowed,
+            )
+        };
+        if let Err(err) = self.cache.forget_sessions(&families).await {
+            let mut dirty = self.dirty.lock().unwrap_or_else(|p| p.into_inner());
+            dirty.families.extend(families);
+            return Err(err);
+        }
+        if overflowed {
+            tracing::error!(
+                tracked = DIRTY_MAX,
+                "more families changed during the cache outage than were tracked; the rest may \
+                 be stale in the cache until they change again or expire"
+            );
+        }
+        Ok(())
+    }
+
+    fn mark_dirty(&self, account: AccountId, id: &SessionId) {
+        let mut dirty = self.dirty.lock().unwrap_or_else(|p| p.into_inner());
+        if dirty.families.len() < DIRTY_MAX {
+            dirty.families.insert((account, id.clone()));
+        } else {
+            dirty.overflowed = true;
+        }
+    }
+
+    /// A family as the cache has it, else as the store has it (and then cached).
+    pub async fn session(&self, account: AccountId, id: &SessionId) -> Result<Option<Session>> {
+        if self.cache_usable().await {
+            match self.cache.session(account, id).await {
+                Ok(Some(found)) => return Ok(Some(found)),
+                Ok(None) => {}
+                Err(err) => self.cache_failed(&err),
+            }
+        }
+        let found = self.stored_session(account, id).await?;
+        if let Some(found) = &found {
+            self.cache_quietly(found).await;
+        }
+        Ok(found)
+    }
+
+    /// The freshest copy of a family: the cache's or the store's, whichever is of the higher
+    /// generation, with a revocation from either. Used when a presented credential is not the
+    /// current one of the copy at hand.
+    pub async fn fresh_session(
+        &self,
+        account: AccountId,
+        id: &SessionId,
+    ) -> Result<Option<Session>> {
+        let cached = match self.cache_usable().await {
+            true => self.cache.session(account, id).await.unwrap_or_else(|err| {
+                self.cache_failed(&err);
+                None
+            }),
+            false => None,
+        };
+        let stored = match self.stored_session(account, id).await {
+            Ok(stored) => stored,
+            Err(_) if cached.is_some() => None,
+            Err(err) => return Err(err),
+        };
+        Ok(match (cached, stored) {
+            (Some(c), Some(s)) => {
+                let revoked = c.revoked.or(s.revoked);
+                let mut newer = if s.generation > c.generation { s } else { c };
+                newer.revoked = revoked;
+                Some(newer)
+            }
+            (c, s) => c.or(s),
+        })
+    }
+
+    async fn stored_session(&self, account: AccountId, id: &SessionId) -> Result<Option<Session>> {
+        let found = self.store.session(id).await?;
+        Ok(found.filter(|s| s.account == account))
+    }
+
+    async fn cache_quietly(&self, session: &Session) {
+        if self.cache_usable().await
+            && let Err(err) = self.cache.put_session(session, self.clock.now_ms()).await
+        {
+            self.cache_failed(&err);
+        }
+    }
+
+    /// Stores a new family: in the cache and behind it in the store, or in the store at once
+    /// when the cache is away.
+    pub async fn insert(&self, session: &Session) -> Result<()> {
+        if self.cache_usable().await {
+            match self.cache.put_session(session, self.clock.now_ms()).await {
+                Ok(_) => {
+                    self.write_behind.push(Record::Session(session.clone()));
+                    return Ok(());
+                }
+                Err(err) => self.cache_failed(&err),
+            }
+        }
+        Ok(self.store.insert_session(session).await?)
+    }
+
+    /// Replaces a family if nobody changed it since generation `expected`; answers whether it
+    /// was replaced.
+    pub async fn update(&self, session: &Session, expected: i64) -> Result<bool> {
+        if self.cache_usable().await {
+            let swapped = match self.cache.update_session(session, expected).await {
+                Ok(Cas::Swapped) => Ok(true),
+                Ok(Cas::Conflict) => Ok(false),
+                // The cache lost the family: put it back unless a racer already did.
+                Ok(Cas::Missing) => self.cache.put_session(session, self.clock.now_ms()).await,
+                Err(err) => Err(err),
+            };
+            match swapped {
+                Ok(true) => {
+                    self.write_behind.push(Record::Session(session.clone()));
+                    return Ok(true);
+                }
+                Ok(false) => return Ok(false),
+                Err(err) => self.cache_failed(&err),
+            }
+        }
+        let swapped = self.store.update_session(session, expected).await?;
+        if swapped {
+            self.mark_dirty(session.account, &session.id);
+        }
+        Ok(swapped)
+    }
+
+    /// Revokes a family for good: in the cache, in the store at once, and behind (so that a
+    /// copy still queued cannot bring it back).
+    pub async fn revoke(&self, session: &Session, revocation: Revocation) -> Result<()> {
+        let mut written = false;
+        if self.cache_usable().await {
+            match self
+                .cache
+                .revoke_session(session.account, &session.id, revocation)
+                .await
+            {
+                Ok(()) => written = true,
+                Err(err) => self.cache_failed(&err),
+            }
+        }
+        if !written {
+            self.mark_dirty(session.account, &session.id);
+        }
+        let stored = self
+            .store
+            .revoke_session(&session.id, revocation.reason, revocation.at_ms)
+            .await;
+        self.write_behind
+            .push(Record::Revoked(session.id.clone(), revocation));
+        match stored {
+            Ok(_) => Ok(()),
+            Err(_) if written => Ok(()),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Revokes every family of an account; answers the ids revoked.
+    pub async fn revoke_account(
+        &self,
+        account: AccountId,
+        reason: RevokeReason,
+        now: Millis,
+    ) -> Result<Vec<SessionId>> {
+        let revocation = Revocation { at_ms: now, reason };
+        let mut ids: HashSet<SessionId> = HashSet::new();
+        if self.cache_usable().await {
+            match self.cache.revoke_account(account, revocation).await {
+                Ok(cached) => ids.extend(cached),
+                Err(err) => self.cache_failed(&err),
+            }
+        }
+        for id in &ids {
+            self.write_behind
+                .push(Record::Revoked(id.clone(), revocation));
+        }
+        let stored = self
+            .store
+            .revoke_account_sessions(account, reason, now)
+            .await?;
+        for id in &stored {
+            self.mark_dirty(account, id);
+        }
+        ids.extend(stored);
+        Ok(ids.into_iter().collect())
+    }
+
+    /// The account a device belongs to, from the cache or else the store. Accounts from the
+    /// cache carry no username or password hash.
+    pub async fn account_by_device(&self, device: &str) -> Result<Option<Account>> {
+        if self.cache_usable().await {
+            match self.cached_device(device).await {
+                Ok(Some(account)) => return Ok(Some(account)),
+                Ok(None) => {}
+                Err(err) => self.cache_failed(&err),
+            }
+        }
+        let found = self.store.account_by_identity("device", device).await?;
+        if let Some(account) = &found {
+            self.remember_device(device, account).await;
+        }
+        Ok(found)
+    }
+
+    async fn cached_device(
+        &self,
+        device: &str,
+    ) -> std::result::Result<Option<Account>, CacheError> {
+        let Some(id) = self.cache.identity("device", device).await? else {
+            return Ok(None);
+        };
+        self.cache.account(id).await
+    }
+
+    /// Caches a device's account (best effort).
+    pub async fn remember_device(&self, device: &str, account: &Account) {
+        if !self.cache_usable().await {
+            return;
+        }
+        let cached = match self.cache.put_account(account).await {
+            Ok(()) => self.cache.put_identity("device", device, account.id).await,
+            Err(err) => Err(err),
+        };
+        if let Err(err) = cached {
+            self.cache_failed(&err);
+        }
+    }
+
+    /// An account by id, from the cache or else the store.
+    pub async fn account(&self, id: AccountId) -> Result<Option<Account>> {
+        if self.cache_usable().await {
+            match self.cache.account(id).await {
+                Ok(Some(account)) => return Ok(Some(account)),
+                Ok(None) => {}
+                Err(err) => self.cache_failed(&err),
+            }
+        }
+        let found = self.store.account(id).await?;
+        if let Some(account) = &found
+            && self.cache_usable().await
+            && let Err(err) = self.cache.put_account(account).await
+        {
+            self.cache_failed(&err);
+        }
+        Ok(found)
+    }
+}
