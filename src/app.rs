@@ -82,6 +82,12 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         .await
         .context("store.url: cannot open the store")?;
     let metrics = Arc::new(Metrics::new());
+    if config.cache.url == "memory" && !config.store.url.starts_with("sqlite:") {
+        tracing::warn!(
+            "cache.url is `memory`: sessions are cached in this process only, so several nodes \
+             on one store must share Redis instead"
+        );
+    }
     let data = wiring::open_data(config, store.clone(), clock.clone(), metrics.clone()).await?;
     let parts = wiring::service_parts(config, &keys, &data, clock, metrics.clone())?;
     let addrs = [

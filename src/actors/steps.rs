@@ -68,8 +68,15 @@ async fn verdict(
     if let Some(found) = tiered.filter(|(_, v)| *v == Verdict::Current) {
         return Ok(found);
     }
-    let fresh = deps.data.fresh_session(account, id).await?;
-    fresh.map(judge).ok_or_else(Error::session_illegal)
+    let fresh = deps.data.fresh_session(account, id).await?.map(judge);
+    // Without the cache, a credential newer than the store's copy may still be on its way
+    // there from another node's write-behind queue: give it that long, once.
+    if matches!(fresh, Some((_, Verdict::Unknown))) && deps.data.degraded() {
+        deps.data.settle().await;
+        let again = deps.data.fresh_session(account, id).await?;
+        return again.map(judge).ok_or_else(Error::session_illegal);
+    }
+    fresh.ok_or_else(Error::session_illegal)
 }
 
 pub async fn rotate(

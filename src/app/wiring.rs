@@ -69,6 +69,7 @@ pub async fn open_data(
         clock,
         metrics,
         pause_ms: c.retry_after_ms as i64,
+        settle_ms: 2 * w.interval_ms,
     }));
     Ok(Data {
         tiered,

@@ -1,5 +1,7 @@
 //! The embedded SQLite store: one file, write-ahead log, full sync so that an acknowledged write
-//! survives a crash. Times are integer milliseconds.
+//! survives a crash. Write transactions begin IMMEDIATE: SQLite has one writer, and a deferred
+//! transaction that upgrades to writing would fail at once instead of waiting its turn. Times are
+//! integer milliseconds.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -121,7 +123,7 @@ impl Store for SqliteStore {
     /// One transaction; SQLite has a single writer, so each device is looked up and, when new,
     /// inserted in turn without races.
     async fn create_device_accounts(&self, batch: &[NewDevice]) -> StoreResult<Vec<DeviceAccount>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut answer = Vec::with_capacity(batch.len());
         for device in batch {
             const FIND: &str = concatcp!(
@@ -262,7 +264,7 @@ impl Store for SqliteStore {
     }
 
     async fn flush(&self, batch: &Flush) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for x in &batch.sessions {
             sqlx::query(
                 "INSERT INTO sessions AS s (id, account_id, secret_hash, retired, generation, \

@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use tokio::sync::Mutex as AsyncMutex;
 
@@ -23,6 +23,8 @@ use crate::telemetry::Metrics;
 
 /// Families changed in the store while the cache was away, remembered at most.
 const DIRTY_MAX: usize = 100_000;
+/// Longest wait for the write-behind queue when falling back to the store.
+const CATCH_UP_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub struct Tiered {
     cache: Arc<dyn Cache>,
@@ -35,6 +37,11 @@ pub struct Tiered {
     pause_ms: i64,
     recovering: AsyncMutex<()>,
     dirty: std::sync::Mutex<Dirty>,
+    /// Outages so far, and the last one whose queued copies were flushed to the store.
+    outages: AtomicU64,
+    caught_up: AsyncMutex<u64>,
+    /// How long other nodes may take to write their queued copies behind, milliseconds.
+    settle_ms: u64,
 }
 
 #[derive(Default)]
@@ -50,6 +57,8 @@ pub struct TieredParts {
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
     pub pause_ms: i64,
+    /// Two write-behind intervals: by then every node has flushed what it had queued.
+    pub settle_ms: u64,
 }
 
 impl Tiered {
@@ -64,6 +73,9 @@ impl Tiered {
             pause_ms: p.pause_ms,
             recovering: AsyncMutex::new(()),
             dirty: std::sync::Mutex::new(Dirty::default()),
+            outages: AtomicU64::new(0),
+            caught_up: AsyncMutex::new(0),
+            settle_ms: p.settle_ms,
         }
     }
 
@@ -108,6 +120,7 @@ impl Tiered {
         self.metrics.cache_errors.inc();
         let until = self.clock.now_ms() + self.pause_ms;
         if self.paused_until.swap(until, Ordering::AcqRel) == 0 {
+            self.outages.fetch_add(1, Ordering::AcqRel);
             self.metrics.cache_degraded.set(1);
             tracing::warn!(error = %err, "cache unreachable; sessions fall back to the store");
         }
@@ -137,6 +150,36 @@ impl Tiered {
             );
         }
         Ok(())
+    }
+
+    /// True while the store serves sessions in place of the cache.
+    pub fn degraded(&self) -> bool {
+        self.paused_until.load(Ordering::Acquire) != 0
+    }
+
+    /// Waits until the other nodes have written behind what they queued before the outage.
+    pub async fn settle(&self) {
+        tokio::time::sleep(std::time::Duration::from_millis(self.settle_ms)).await;
+    }
+
+    /// Before the store answers for the cache, writes this node's queued copies of families to
+    /// it (once per outage), so that the store is not behind this node.
+    async fn catch_up(&self) {
+        let outage = self.outages.load(Ordering::Acquire);
+        if outage == 0 {
+            return;
+        }
+        let mut done = self.caught_up.lock().await;
+        if *done >= outage {
+            return;
+        }
+        let flushed = tokio::time::timeout(CATCH_UP_LIMIT, self.write_behind.flush()).await;
+        if !matches!(flushed, Ok(true)) {
+            tracing::warn!(
+                "could not write queued session copies before falling back to the store"
+            );
+        }
+        *done = outage;
     }
 
     fn mark_dirty(&self, account: AccountId, id: &SessionId) {
@@ -196,6 +239,7 @@ impl Tiered {
     }
 
     async fn stored_session(&self, account: AccountId, id: &SessionId) -> Result<Option<Session>> {
+        self.catch_up().await;
         let found = self.store.session(id).await?;
         Ok(found.filter(|s| s.account == account))
     }
@@ -243,6 +287,7 @@ impl Tiered {
                 Err(err) => self.cache_failed(&err),
             }
         }
+        self.catch_up().await;
         let swapped = self.store.update_session(session, expected).await?;
         if swapped {
             self.mark_dirty(session.account, &session.id);

@@ -83,10 +83,33 @@ end
 return revoked
 "#;
 
+/// A script and its SHA-1, computed once.
+struct Script {
+    lua: &'static str,
+    sha: String,
+}
+
+impl Script {
+    fn new(lua: &'static str) -> Self {
+        Script {
+            lua,
+            sha: fred::util::sha1_hash(lua),
+        }
+    }
+}
+
+struct Scripts {
+    put: Script,
+    update: Script,
+    revoke: Script,
+    revoke_account: Script,
+}
+
 pub struct RedisCache {
     pool: Pool,
     prefix: String,
     options: Options,
+    scripts: Scripts,
 }
 
 fn failed(err: FredError) -> CacheError {
@@ -126,10 +149,17 @@ impl RedisCache {
             max_attempts: Some(1),
             ..Default::default()
         };
+        let scripts = Scripts {
+            put: Script::new(PUT_SESSION),
+            update: Script::new(UPDATE_SESSION),
+            revoke: Script::new(REVOKE_SESSION),
+            revoke_account: Script::new(REVOKE_ACCOUNT),
+        };
         Ok(RedisCache {
             pool,
             prefix: prefix.to_owned(),
             options,
+            scripts,
         })
     }
 
@@ -160,27 +190,24 @@ impl RedisCache {
     /// Runs a script by hash, loading it on first use.
     async fn script<R: fred::types::FromValue>(
         &self,
-        lua: &'static str,
+        script: &Script,
         keys: Vec<String>,
         args: Vec<Value>,
     ) -> CacheResult<R> {
         let client = self.client();
-        let hash = sha1_hex(lua);
+        let sha = script.sha.as_str();
         match client
-            .evalsha::<R, _, _, _>(hash.clone(), keys.clone(), args.clone())
+            .evalsha::<R, _, _, _>(sha, keys.clone(), args.clone())
             .await
         {
             Err(err) if err.details().starts_with("NOSCRIPT") => {
-                client.script_load::<String, _>(lua).await.map_err(failed)?;
-                client.evalsha(hash, keys, args).await.map_err(failed)
+                let loaded = client.script_load::<String, _>(script.lua).await;
+                loaded.map_err(failed)?;
+                client.evalsha(sha, keys, args).await.map_err(failed)
             }
             other => other.map_err(failed),
         }
     }
-}
-
-fn sha1_hex(text: &str) -> String {
-    fred::util::sha1_hash(text)
 }
 
 fn revocation_arg(r: Option<Revocation>) -> Value {
@@ -228,7 +255,7 @@ impl Cache for RedisCache {
             Value::from(s.id.as_str()),
             Value::from(now),
         ];
-        let written: i64 = self.script(PUT_SESSION, keys, args).await?;
+        let written: i64 = self.script(&self.scripts.put, keys, args).await?;
         Ok(written == 1)
     }
 
@@ -241,7 +268,7 @@ impl Cache for RedisCache {
             revocation_arg(s.revoked),
             Value::from(s.absolute_ms),
         ];
-        let answer: i64 = self.script(UPDATE_SESSION, keys, args).await?;
+        let answer: i64 = self.script(&self.scripts.update, keys, args).await?;
         Ok(match answer {
             1 => Cas::Swapped,
             0 => Cas::Conflict,
@@ -257,7 +284,11 @@ impl Cache for RedisCache {
     ) -> CacheResult<()> {
         let keys = vec![self.session_key(account, id)];
         let _: i64 = self
-            .script(REVOKE_SESSION, keys, vec![revocation_arg(Some(revocation))])
+            .script(
+                &self.scripts.revoke,
+                keys,
+                vec![revocation_arg(Some(revocation))],
+            )
             .await?;
         Ok(())
     }
@@ -270,7 +301,9 @@ impl Cache for RedisCache {
         let keys = vec![self.index_key(account)];
         let prefix = format!("{}:s:", self.account_tag(account));
         let args = vec![revocation_arg(Some(revocation)), Value::from(prefix)];
-        let ids: Vec<String> = self.script(REVOKE_ACCOUNT, keys, args).await?;
+        let ids: Vec<String> = self
+            .script(&self.scripts.revoke_account, keys, args)
+            .await?;
         Ok(ids.iter().filter_map(|id| SessionId::parse(id)).collect())
     }
 
