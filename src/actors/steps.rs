@@ -68,15 +68,16 @@ async fn verdict(
     if let Some(found) = tiered.filter(|(_, v)| *v == Verdict::Current) {
         return Ok(found);
     }
-    let fresh = deps.data.fresh_session(account, id).await?.map(judge);
+    let fresh = deps.data.fresh_session(account, id).await?;
+    let judged = fresh.session.map(judge);
     // Without the cache, a credential newer than the store's copy may still be on its way
     // there from another node's write-behind queue: give it that long, once.
-    if matches!(fresh, Some((_, Verdict::Unknown))) && deps.data.degraded() {
+    if matches!(judged, Some((_, Verdict::Unknown))) && !fresh.complete {
         deps.data.settle().await;
         let again = deps.data.fresh_session(account, id).await?;
-        return again.map(judge).ok_or_else(Error::session_illegal);
+        return again.session.map(judge).ok_or_else(Error::session_illegal);
     }
-    fresh.ok_or_else(Error::session_illegal)
+    judged.ok_or_else(Error::session_illegal)
 }
 
 pub async fn rotate(
@@ -198,7 +199,7 @@ async fn refuse<T>(deps: &SessionDeps, mut session: Session, verdict: Verdict) -
             deps.metrics.security_event("session_refused");
             tracing::info!(
                 target: "lares::security", event = "session_refused", %account, session = %id,
-                verdict = ?verdict
+                verdict = ?verdict, generation = session.generation
             );
         }
     }

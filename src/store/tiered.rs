@@ -3,8 +3,9 @@
 //! Session families live in the cache and are copied to the store by the write-behind queue;
 //! revocations are also written to the store at once. When the cache fails, a breaker opens and
 //! every operation goes to the store (compare-and-set there too) until the pause is over; the
-//! families changed meanwhile are then dropped from the cache, so that it cannot answer with a
-//! copy older than the store's, and the cache is used again. No restart is needed either way.
+//! families changed meanwhile are then copied from the store into the cache where the cache is
+//! older, so that it cannot answer with a stale copy, and the cache is used again. No restart is
+//! needed either way.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -48,6 +49,13 @@ pub struct Tiered {
 struct Dirty {
     families: HashSet<(AccountId, SessionId)>,
     overflowed: bool,
+}
+
+/// A family as the freshest available copy shows it.
+pub struct Fresh {
+    pub session: Option<Session>,
+    /// Whether the cache was asked too.
+    pub complete: bool,
 }
 
 pub struct TieredParts {
@@ -126,7 +134,9 @@ impl Tiered {
         }
     }
 
-    /// Drops from the cache every family the store changed while the cache was away.
+    /// Brings the cache up to the store for every family the store changed while the cache was
+    /// away: the stored copy replaces an older cached one; a newer cached one (written by a node
+    /// that got the cache back first) stays.
     async fn repair(&self) -> std::result::Result<(), CacheError> {
         self.cache.ping().await?;
         let (families, overflowed) = {
@@ -137,11 +147,24 @@ impl Tiered {
                 taken.overflowed,
             )
         };
-        if let Err(err) = self.cache.forget_sessions(&families).await {
-            let mut dirty = self.dirty.lock().unwrap_or_else(|p| p.into_inner());
-            dirty.families.extend(families);
-            return Err(err);
+        let now = self.clock.now_ms();
+        for (done, (account, id)) in families.iter().enumerate() {
+            let copied = match self.store.session(id).await {
+                Ok(Some(stored)) if stored.account == *account => {
+                    self.cache.put_session(&stored, now).await.map(|_| ())
+                }
+                Ok(_) => Ok(()),
+                Err(err) => Err(CacheError(format!(
+                    "store unavailable for the repair: {err}"
+                ))),
+            };
+            if let Err(err) = copied {
+                let mut dirty = self.dirty.lock().unwrap_or_else(|p| p.into_inner());
+                dirty.families.extend(families[done..].iter().cloned());
+                return Err(err);
+            }
         }
+        tracing::info!(families = families.len(), "cache repaired from the store");
         if overflowed {
             tracing::error!(
                 tracked = DIRTY_MAX,
@@ -150,11 +173,6 @@ impl Tiered {
             );
         }
         Ok(())
-    }
-
-    /// True while the store serves sessions in place of the cache.
-    pub fn degraded(&self) -> bool {
-        self.paused_until.load(Ordering::Acquire) != 0
     }
 
     /// Waits until the other nodes have written behind what they queued before the outage.
@@ -209,25 +227,25 @@ impl Tiered {
 
     /// The freshest copy of a family: the cache's or the store's, whichever is of the higher
     /// generation, with a revocation from either. Used when a presented credential is not the
-    /// current one of the copy at hand.
-    pub async fn fresh_session(
-        &self,
-        account: AccountId,
-        id: &SessionId,
-    ) -> Result<Option<Session>> {
-        let cached = match self.cache_usable().await {
-            true => self.cache.session(account, id).await.unwrap_or_else(|err| {
-                self.cache_failed(&err);
-                None
-            }),
-            false => None,
+    /// current one of the copy at hand. `complete` is false when the cache could not be asked,
+    /// so that a newer copy may exist that neither answer shows yet.
+    pub async fn fresh_session(&self, account: AccountId, id: &SessionId) -> Result<Fresh> {
+        let (cached, complete) = match self.cache_usable().await {
+            true => match self.cache.session(account, id).await {
+                Ok(cached) => (cached, true),
+                Err(err) => {
+                    self.cache_failed(&err);
+                    (None, false)
+                }
+            },
+            false => (None, false),
         };
         let stored = match self.stored_session(account, id).await {
             Ok(stored) => stored,
             Err(_) if cached.is_some() => None,
             Err(err) => return Err(err),
         };
-        Ok(match (cached, stored) {
+        let session = match (cached, stored) {
             (Some(c), Some(s)) => {
                 let revoked = c.revoked.or(s.revoked);
                 let mut newer = if s.generation > c.generation { s } else { c };
@@ -235,7 +253,8 @@ impl Tiered {
                 Some(newer)
             }
             (c, s) => c.or(s),
-        })
+        };
+        Ok(Fresh { session, complete })
     }
 
     async fn stored_session(&self, account: AccountId, id: &SessionId) -> Result<Option<Session>> {

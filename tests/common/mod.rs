@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod node;
+pub mod proxy;
+
 use std::sync::Arc;
 
 use base64::{Engine, engine::general_purpose::STANDARD};

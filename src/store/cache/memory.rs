@@ -125,7 +125,7 @@ impl Cache for MemoryCache {
         match self.sessions.entry(session.id.clone()) {
             Entry::Vacant(_) => Ok(Cas::Missing),
             Entry::Occupied(held)
-                if held.get().generation != expected || held.get().revoked.is_some() =>
+                if held.get().generation > expected || held.get().revoked.is_some() =>
             {
                 Ok(Cas::Conflict)
             }
@@ -168,14 +168,6 @@ impl Cache for MemoryCache {
             }
         }
         Ok(revoked)
-    }
-
-    async fn forget_sessions(&self, ids: &[(AccountId, SessionId)]) -> CacheResult<()> {
-        for (account, id) in ids {
-            self.sessions.remove(id);
-            self.unindex(*account, id);
-        }
-        Ok(())
     }
 
     async fn identity(&self, provider: &str, subject: &str) -> CacheResult<Option<AccountId>> {

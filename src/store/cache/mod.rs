@@ -43,7 +43,8 @@ pub trait Cache: Send + Sync + 'static {
     /// kept either way. Answers whether the family was written.
     async fn put_session(&self, session: &Session, now: Millis) -> CacheResult<bool>;
 
-    /// Replaces a family if its cached generation is `expected` and it is not revoked.
+    /// Replaces a family if its cached generation is `expected` (or older: a stale copy) and it
+    /// is not revoked.
     async fn update_session(&self, session: &Session, expected: i64) -> CacheResult<Cas>;
 
     /// Marks one family revoked if the cache holds it.
@@ -60,9 +61,6 @@ pub trait Cache: Send + Sync + 'static {
         account: AccountId,
         revocation: Revocation,
     ) -> CacheResult<Vec<SessionId>>;
-
-    /// Drops families so that the next read goes to the store.
-    async fn forget_sessions(&self, ids: &[(AccountId, SessionId)]) -> CacheResult<()>;
 
     async fn identity(&self, provider: &str, subject: &str) -> CacheResult<Option<AccountId>>;
 

@@ -45,11 +45,15 @@ return 1
 "#;
 
 /// Compare-and-set on the generation. KEYS: family. ARGV: expected generation, new generation,
-/// body, revocation ('' for none), expiry. Answers 1 swapped, 0 conflict, -1 missing.
+/// body, revocation ('' for none), expiry. Answers 1 swapped, 0 conflict, -1 missing. A cached
+/// generation below the expected one is stale (the store moved on while the cache was away)
+/// and is replaced too; only a newer one, or a revocation, is a conflict.
 const UPDATE_SESSION: &str = r#"
 local held = redis.call('HGET', KEYS[1], 'gen')
 if not held then return -1 end
-if held ~= ARGV[1] or redis.call('HEXISTS', KEYS[1], 'rev') == 1 then return 0 end
+if tonumber(held) > tonumber(ARGV[1]) or redis.call('HEXISTS', KEYS[1], 'rev') == 1 then
+  return 0
+end
 redis.call('HSET', KEYS[1], 'gen', ARGV[2], 'data', ARGV[3])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'rev', ARGV[4]) end
 redis.call('PEXPIREAT', KEYS[1], ARGV[5])
@@ -305,16 +309,6 @@ impl Cache for RedisCache {
             .script(&self.scripts.revoke_account, keys, args)
             .await?;
         Ok(ids.iter().filter_map(|id| SessionId::parse(id)).collect())
-    }
-
-    async fn forget_sessions(&self, ids: &[(AccountId, SessionId)]) -> CacheResult<()> {
-        for (account, id) in ids {
-            self.client()
-                .del::<(), _>(self.session_key(*account, id))
-                .await
-                .map_err(failed)?;
-        }
-        Ok(())
     }
 
     async fn identity(&self, provider: &str, subject: &str) -> CacheResult<Option<AccountId>> {
