@@ -141,7 +141,9 @@ async fn storm_with_a_node_killed_loses_no_acknowledged_account() {
             (device, answer)
         })
     });
+    let started = std::time::Instant::now();
     let results = futures_util::future::join_all(logins).await;
+    let elapsed = started.elapsed().as_secs_f64();
     killer.await.unwrap();
 
     let mut acked: HashMap<String, i64> = HashMap::new();
@@ -157,6 +159,13 @@ async fn storm_with_a_node_killed_loses_no_acknowledged_account() {
             _ => unanswered.push(device),
         }
     }
+    eprintln!(
+        "storm: {total} creations in {elapsed:.2} s ({:.0}/s across two nodes, one killed); \
+         {} acknowledged, {} unanswered",
+        total as f64 / elapsed,
+        acked.len(),
+        unanswered.len()
+    );
     assert!(!unanswered.is_empty(), "the kill landed mid-storm");
     assert!(
         acked.len() >= total / 2,
@@ -516,8 +525,16 @@ async fn losing_redis_degrades_and_recovers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn losing_postgres_stops_creations_only() {
     let c = Cluster::new().await;
-    let proxy = Proxy::open("127.0.0.1:5432".parse().unwrap()).await;
-    let via_proxy = c.db.url().replace(":5432/", &format!(":{}/", proxy.port));
+    let target = common::pg_addr();
+    let proxy = Proxy::open(target).await;
+    let via_proxy =
+        c.db.url()
+            .replace(&target.to_string(), &format!("127.0.0.1:{}", proxy.port));
+    assert_ne!(
+        via_proxy,
+        c.db.url(),
+        "the store URL goes through the proxy"
+    );
     let node = Node::start(&with(c.env.clone(), "STORE__URL", &via_proxy));
     let devices: Vec<String> = (0..5).map(|i| format!("known-device-{i}")).collect();
     for device in &devices {

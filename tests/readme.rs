@@ -46,6 +46,6 @@ async fn readme_walkthrough_works_as_written() {
         stdout.trim_end().ends_with('}') && stdout.contains(r#""reason": "SESSION_ILLEGAL""#),
         "{stdout}"
     );
-    assert_eq!(app.db.count("accounts").await, 1);
+    assert_eq!(app.db.count("accounts").await, 2, "a guest and a player");
     app.stop().await;
 }

@@ -126,6 +126,30 @@ fn secrets_never_appear_in_debug_output() {
 }
 
 #[test]
+fn the_shipped_config_file_documents_every_key() {
+    let shipped = include_str!("../../configs/lares.toml");
+    let defaults = figment::value::Value::serialize(Config::default()).unwrap();
+    let figment::value::Value::Dict(_, sections) = defaults else {
+        panic!("a table")
+    };
+    for (section, keys) in sections {
+        assert!(
+            shipped.contains(&format!("[{section}]")),
+            "[{section}] is missing"
+        );
+        let figment::value::Value::Dict(_, keys) = keys else {
+            panic!("{section} is a table")
+        };
+        for key in keys.keys() {
+            let documented = shipped
+                .lines()
+                .any(|l| l.trim_start_matches("# ").starts_with(&format!("{key} =")));
+            assert!(documented, "{section}.{key} is not in configs/lares.toml");
+        }
+    }
+}
+
+#[test]
 fn the_shipped_config_file_holds_the_defaults() {
     Jail::expect_with(|_| {
         let shipped = Config::load(Some(Path::new(concat!(

@@ -77,6 +77,25 @@ pub fn pg_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
+/// `host:port` of PostgreSQL, from [`pg_admin_url`].
+pub fn pg_addr() -> std::net::SocketAddr {
+    let url = pg_admin_url();
+    let after_scheme = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+    let host_port = after_scheme
+        .rsplit_once('@')
+        .map_or(after_scheme, |(_, rest)| rest);
+    let host_port = host_port.split('/').next().unwrap();
+    let host_port = if host_port.contains(':') {
+        host_port.to_owned()
+    } else {
+        format!("{host_port}:5432")
+    };
+    let host_port = host_port.replace("localhost", "127.0.0.1");
+    host_port
+        .parse()
+        .expect("LARES_TEST_PG names a numeric host and port")
+}
+
 /// A database of one test's own.
 pub enum TestDb {
     Sqlite {

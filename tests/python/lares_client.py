@@ -1,7 +1,7 @@
 """An independent client for Lares, written against proto/ only.
 
 It compiles the protobuf files with grpcio-tools, runs the whole username flow over gRPC
-(register, log in, token, refresh, logout), checks the error reasons carried in
+(register, log in, token, refresh, logout) and a guest sign-in by device id, checks the error reasons carried in
 google.rpc.ErrorInfo, and opens every handshake token with the `cryptography` package:
 URL-safe padded base64, then a 12-byte nonce, the AES-GCM ciphertext and a 16-byte tag, then a
 gate.intra.v1.AuthToken. It prints one JSON object with what it saw.
@@ -115,6 +115,14 @@ def main():
         expect_error(lambda: client.UsernameLogin(
             pb.UsernameLoginRequest(username="x" * 40, password=password)),
             grpc.StatusCode.INVALID_ARGUMENT, "PARAM_INVALID")
+
+        device = "py-device-" + secrets.token_hex(6)
+        guest = client.DeviceLogin(pb.DeviceLoginRequest(device_id=device))
+        again = client.DeviceLogin(pb.DeviceLoginRequest(device_id=device))
+        assert guest.register and not again.register and guest.account_id == again.account_id
+        open_token(guest.token, key, token_pb2)
+        expect_error(lambda: client.DeviceLogin(pb.DeviceLoginRequest(device_id="short")),
+                     grpc.StatusCode.INVALID_ARGUMENT, "PARAM_INVALID")
 
         opened = [open_token(t, key, token_pb2) for t in (reg.token, login.token, token.token)]
         assert len({t.rand for t in opened}) == 3, "every token has its own nonce"
