@@ -6,6 +6,7 @@ use std::{env, error::Error, path::PathBuf};
 const PROTOS: &[&str] = &[
     "proto/lares/account/v1/account.proto",
     "proto/gate/intra/v1/auth_token.proto",
+    "proto/lares/gate/v1/validator.proto",
 ];
 
 fn main() -> Result<(), Box<dyn Error>> {

@@ -104,9 +104,11 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         service,
         metrics: metrics.clone(),
         message_limit: config.server.body_limit,
+        subscriber_buffer: config.revocations.subscriber_buffer,
+        slow_subscriber: Duration::from_millis(config.revocations.slow_subscriber_ms),
     };
-    let external = grpc::serve_external(grpc_parts, grpc_external, wait(stopped.clone()));
-    let internal = grpc::serve_internal(grpc_internal, wait(stopped));
+    let external = grpc::serve_external(grpc_parts.clone(), grpc_external, wait(stopped.clone()));
+    let internal = grpc::serve_internal(grpc_parts, grpc_internal, wait(stopped));
     let grpc = vec![
         spawn_server("grpc_external", external),
         spawn_server("grpc_internal", internal),

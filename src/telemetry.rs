@@ -56,9 +56,20 @@ pub struct Metrics {
     pub write_behind_flush: Histogram,
     pub write_behind_shed: Counter,
     pub write_behind_errors: Counter,
+    pub write_behind_discarded: Counter,
     pub create_batch: Histogram,
     pub cache_errors: Counter,
     pub cache_degraded: Gauge,
+    pub revocations: Counter,
+    pub revocation_subscribers: Gauge,
+    pub revocation_dropped: Counter,
+    pub validations: Family<ReasonLabels, Counter>,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    /// `valid` or the reason a token was refused.
+    pub outcome: &'static str,
 }
 
 fn size_histogram() -> Histogram {
@@ -81,9 +92,14 @@ impl Metrics {
             write_behind_flush: latency_histogram(),
             write_behind_shed: Counter::default(),
             write_behind_errors: Counter::default(),
+            write_behind_discarded: Counter::default(),
             create_batch: size_histogram(),
             cache_errors: Counter::default(),
             cache_degraded: Gauge::default(),
+            revocations: Counter::default(),
+            revocation_subscribers: Gauge::default(),
+            revocation_dropped: Counter::default(),
+            validations: Family::default(),
             registry: Registry::default(),
         };
         m.register_data_path(&mut registry);
@@ -165,6 +181,26 @@ impl Metrics {
             "cache_degraded",
             "1 while the cache is unreachable and the store serves sessions",
             self.cache_degraded.clone(),
+        );
+        r.register(
+            "revocations",
+            "Session revocations published",
+            self.revocations.clone(),
+        );
+        r.register(
+            "revocation_subscribers",
+            "Live WatchRevocations subscribers",
+            self.revocation_subscribers.clone(),
+        );
+        r.register(
+            "revocation_subscribers_dropped",
+            "Subscribers dropped for falling behind",
+            self.revocation_dropped.clone(),
+        );
+        r.register(
+            "token_validations",
+            "Handshake-token validations by outcome",
+            self.validations.clone(),
         );
     }
 

@@ -74,6 +74,7 @@ async fn grpc_flow_matches_http(backend: Backend) {
             username: "Grace".into(),
             password: PASSWORD.into(),
             color: String::new(),
+            client_version: String::new(),
         })
         .await
         .unwrap()
@@ -84,6 +85,7 @@ async fn grpc_flow_matches_http(backend: Backend) {
             username: "grace".into(),
             password: PASSWORD.into(),
             color: String::new(),
+            client_version: String::new(),
         })
         .await
         .unwrap()
@@ -94,6 +96,7 @@ async fn grpc_flow_matches_http(backend: Backend) {
             account_id: login.account_id.clone(),
             session: login.session.clone(),
             color: String::new(),
+            client_version: String::new(),
         })
         .await
         .unwrap()
@@ -137,6 +140,7 @@ async fn grpc_flow_matches_http(backend: Backend) {
             username: "grace".into(),
             password: PASSWORD.into(),
             color: String::new(),
+            client_version: String::new(),
         })
         .await
         .unwrap_err();

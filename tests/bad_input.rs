@@ -301,6 +301,7 @@ async fn grpc_bad_input_is_invalid_argument(backend: Backend) {
         username,
         password: password.to_owned(),
         color: String::new(),
+        client_version: String::new(),
     };
     let oversize = client
         .username_register(register("a".repeat(70_000), PASSWORD))

@@ -38,6 +38,7 @@ async fn first_device_login_creates_and_later_ones_find(backend: Backend) {
         .device_login(pb::DeviceLoginRequest {
             device_id: "device-0001".into(),
             color: String::new(),
+            client_version: String::new(),
         })
         .await
         .unwrap()

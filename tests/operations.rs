@@ -116,6 +116,7 @@ async fn saturated_hash_pool_answers_unavailable_with_retry_after(backend: Backe
                 username: "busy".into(),
                 password: PASSWORD.into(),
                 color: String::new(),
+                client_version: String::new(),
             };
             client.username_login(req).await
         }

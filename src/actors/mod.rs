@@ -8,10 +8,13 @@ mod steps;
 
 use std::sync::Arc;
 
+use crate::config::SingleSession;
 use crate::domain::clock::Clock;
 use crate::domain::credentials::SecretHasher;
+use crate::domain::gray::GrayRules;
 use crate::domain::session::SessionPolicy;
 use crate::domain::token::TokenSealer;
+use crate::store::revocations::Hub;
 use crate::store::tiered::Tiered;
 use crate::telemetry::Metrics;
 
@@ -23,8 +26,11 @@ pub struct SessionDeps {
     pub tokens: TokenSealer,
     pub token_ttl_ms: i64,
     pub zone: i32,
-    /// Token colour for accounts without one of their own.
+    /// Token colour when no release rule picks another.
     pub default_color: String,
+    pub gray: GrayRules,
+    pub single_session: SingleSession,
+    pub hub: Arc<Hub>,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
 }

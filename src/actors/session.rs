@@ -27,6 +27,8 @@ pub struct Issued {
     pub token: Option<(String, i64)>,
     /// The colour stamped into the token.
     pub color: String,
+    /// The account's own colour, when it was looked up on the way.
+    pub account_color: Option<Option<String>>,
 }
 
 /// Starts a new session family for the account and issues a handshake token of `color`.
@@ -34,14 +36,23 @@ pub struct Issued {
 #[rtype(result = "Result<Issued>")]
 pub struct OpenSession {
     pub color: String,
+    /// The account's own colour, for later tokens.
+    pub account_color: Option<String>,
 }
 
-/// Rotates a session credential; with `issue_token`, also issues a handshake token.
+/// What a client asks of a new handshake token.
+#[derive(Debug, Clone, Default)]
+pub struct TokenAsk {
+    pub requested_color: String,
+    pub client_version: String,
+}
+
+/// Rotates a session credential; with `token`, also issues a handshake token.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "Result<Issued>")]
 pub struct Rotate {
     pub credential: SessionCredential,
-    pub issue_token: bool,
+    pub token: Option<TokenAsk>,
 }
 
 /// Ends the presented session, or every session of the account.
@@ -61,8 +72,8 @@ pub struct SessionActor {
     deps: Arc<SessionDeps>,
     registry: Arc<Registry>,
     sessions: HashMap<SessionId, Session>,
-    /// The account's token colour, once known.
-    color: Option<String>,
+    /// The account's own colour (none, or one), once known.
+    account_color: Option<Option<String>>,
     /// When the last message arrived, by the injected clock.
     last_active_ms: i64,
     idle: Duration,
@@ -84,7 +95,7 @@ impl SessionActor {
             deps,
             registry,
             sessions,
-            color: None,
+            account_color: None,
             last_active_ms,
             idle,
         }
@@ -121,7 +132,7 @@ impl Handler<OpenSession> for SessionActor {
 
     fn handle(&mut self, msg: OpenSession, _ctx: &mut Self::Context) -> Self::Result {
         self.touch();
-        self.color = Some(msg.color.clone());
+        self.account_color = Some(msg.account_color.clone());
         let (deps, account) = (self.deps.clone(), self.account);
         let work = async move { open(&deps, account, msg.color).await };
         AtomicResponse::new(Box::pin(work.into_actor(self).map(cache_result)))
@@ -134,13 +145,16 @@ impl Handler<Rotate> for SessionActor {
     fn handle(&mut self, msg: Rotate, _ctx: &mut Self::Context) -> Self::Result {
         self.touch();
         let cached = self.sessions.get(&msg.credential.id).cloned();
-        let (deps, account, color) = (self.deps.clone(), self.account, self.color.clone());
-        let work = async move { rotate(&deps, account, cached, color, msg).await };
+        let (deps, account) = (self.deps.clone(), self.account);
+        let known = self.account_color.clone();
+        let work = async move { rotate(&deps, account, cached, known, msg).await };
         AtomicResponse::new(Box::pin(work.into_actor(self).map(|step, act, ctx| {
-            if let Ok(issued) = &step.0
-                && !issued.color.is_empty()
+            if let Ok(Issued {
+                account_color: Some(own),
+                ..
+            }) = &step.0
             {
-                act.color = Some(issued.color.clone());
+                act.account_color = Some(own.clone());
             }
             cache_result(step, act, ctx)
         })))

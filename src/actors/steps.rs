@@ -3,45 +3,136 @@
 
 use super::SessionDeps;
 use super::session::{Issued, Logout, Rotate};
-use crate::domain::color;
+use crate::config::SingleSession;
 use crate::domain::credentials::SessionCredential;
+use crate::domain::gray::Ask;
 use crate::domain::ids::{AccountId, SessionId};
-use crate::domain::session::{Revocation, RevokeReason, Session, Verdict};
+use crate::domain::session::{Revocation, RevokeReason, Revoked, Session, Verdict};
 use crate::domain::token::gate_token;
-use crate::domain::{Error, Result};
+use crate::domain::{Error, Reason, Result};
 
 /// The outcome of a step, with the family to cache afterwards (if any).
 pub type Step<T> = (Result<T>, Option<Session>);
 
 pub async fn open(deps: &SessionDeps, account: AccountId, color: String) -> Step<Issued> {
     let now = deps.clock.now_ms();
-    let (session, credential) = Session::open(account, &deps.secrets, &deps.policy, now);
+    let (mut session, credential) = Session::open(account, &deps.secrets, &deps.policy, now);
+    if deps.single_session == SingleSession::KickOlder {
+        session.epoch = match deps.data.next_epoch(account).await {
+            Ok(epoch) => epoch,
+            Err(err) => return (Err(err), None),
+        };
+    }
     if let Err(err) = deps.data.insert(&session).await {
         return (Err(err), None);
     }
+    if let Err(err) = single_session(deps, &mut session).await {
+        return (Err(err), Some(session));
+    }
+    let token = match seal_token(deps, &session, &color, now).await {
+        Ok(token) => token,
+        Err(err) => return (Err(err), Some(session)),
+    };
     let issued = Issued {
         session_expires_ms: session.expires_ms,
-        token: Some(seal_token(deps, account, &color, now)),
+        token: Some(token),
         credential,
         color,
+        account_color: None,
     };
     (Ok(issued), Some(session))
 }
 
-fn seal_token(deps: &SessionDeps, account: AccountId, color: &str, now: i64) -> (String, i64) {
-    let expires_ms = now + deps.token_ttl_ms;
-    let claims = gate_token(account.0, color, deps.zone, expires_ms / 1000);
-    (deps.tokens.seal(&claims), expires_ms)
+/// Applies the single-session policy to a family just opened: `kick_older` revokes every older
+/// family of the account (and this one, when a newer sign-in overtook it); `deny_newer` revokes
+/// this one when another family is live.
+async fn single_session(deps: &SessionDeps, session: &mut Session) -> Result<()> {
+    let account = session.account;
+    match deps.single_session {
+        SingleSession::Off => Ok(()),
+        SingleSession::KickOlder => {
+            let kicked = deps
+                .data
+                .revoke_older(account, session.epoch, RevokeReason::SingleSession)
+                .await?;
+            announce(deps, account, kicked, RevokeReason::SingleSession).await;
+            if deps.data.current_epoch(account).await? > session.epoch {
+                end(deps, session, RevokeReason::SingleSession).await?;
+                return Err(Error::new(
+                    Reason::StatusIllegal,
+                    "a newer sign-in of this account replaced this one",
+                ));
+            }
+            Ok(())
+        }
+        SingleSession::DenyNewer => {
+            if deps.data.other_live(account, &session.id).await?.is_empty() {
+                return Ok(());
+            }
+            end(deps, session, RevokeReason::SingleSession).await?;
+            Err(Error::new(
+                Reason::StatusIllegal,
+                "the account is signed in elsewhere",
+            ))
+        }
+    }
 }
 
-/// The colour of the account's tokens: its own colour, else the deployment's default.
-async fn account_color(deps: &SessionDeps, account: AccountId) -> Result<String> {
+/// Revokes one family for good and tells the gateways.
+async fn end(deps: &SessionDeps, session: &mut Session, reason: RevokeReason) -> Result<()> {
+    let now = deps.clock.now_ms();
+    deps.data
+        .revoke(session, Revocation { at_ms: now, reason })
+        .await?;
+    session.revoke(reason, now);
+    announce(deps, session.account, vec![session.id.clone()], reason).await;
+    Ok(())
+}
+
+/// Publishes revocations to `WatchRevocations` subscribers on every node.
+async fn announce(
+    deps: &SessionDeps,
+    account: AccountId,
+    ids: Vec<SessionId>,
+    reason: RevokeReason,
+) {
+    let at_ms = deps.clock.now_ms();
+    let events = ids.into_iter().map(|session| Revoked {
+        account,
+        session,
+        reason,
+        at_ms,
+    });
+    deps.hub.publish(events.collect()).await;
+}
+
+/// Seals a handshake token for the family and registers its nonce, so that validation can
+/// accept it once and name its session.
+async fn seal_token(
+    deps: &SessionDeps,
+    session: &Session,
+    color: &str,
+    now: i64,
+) -> Result<(String, i64)> {
+    let expires_ms = now + deps.token_ttl_ms;
+    let claims = gate_token(session.account.0, color, deps.zone, expires_ms / 1000);
+    deps.data
+        .register_nonce(session.account, &claims.rand, &session.id, expires_ms)
+        .await?;
+    Ok((deps.tokens.seal(&claims), expires_ms))
+}
+
+/// The account's own colour, looked up when the actor does not know it yet.
+async fn account_color(
+    deps: &SessionDeps,
+    account: AccountId,
+    known: Option<Option<String>>,
+) -> Result<Option<String>> {
+    if let Some(known) = known {
+        return Ok(known);
+    }
     let found = deps.data.account(account).await?;
-    let found = found.ok_or_else(Error::session_illegal)?;
-    Ok(color::pick(
-        found.default_color.as_deref(),
-        &deps.default_color,
-    ))
+    Ok(found.ok_or_else(Error::session_illegal)?.default_color)
 }
 
 /// Judges the presented credential against the actor's copy, then the tiered copy, then the
@@ -84,15 +175,22 @@ pub async fn rotate(
     deps: &SessionDeps,
     account: AccountId,
     mut cached: Option<Session>,
-    color: Option<String>,
+    known_color: Option<Option<String>>,
     msg: Rotate,
 ) -> Step<Issued> {
     // Only a token needs the colour; a plain refresh does not read the account.
-    let color = match (msg.issue_token, color) {
-        (false, known) => known.unwrap_or_default(),
-        (true, Some(known)) => known,
-        (true, None) => match account_color(deps, account).await {
-            Ok(color) => color,
+    let (color, account_color) = match &msg.token {
+        None => (String::new(), None),
+        Some(ask) => match account_color(deps, account, known_color).await {
+            Ok(own) => {
+                let question = Ask {
+                    account,
+                    account_color: own.as_deref(),
+                    requested: &ask.requested_color,
+                    client_version: &ask.client_version,
+                };
+                (deps.gray.pick(question, &deps.default_color), Some(own))
+            }
             Err(err) => return (Err(err), None),
         },
     };
@@ -111,15 +209,20 @@ pub async fn rotate(
         let credential = session.rotate(&deps.secrets, &deps.policy, now);
         match deps.data.update(&session, expected).await {
             Ok(true) => {
-                let token = msg
-                    .issue_token
-                    .then(|| seal_token(deps, account, &color, now));
+                let token = match msg.token.is_some() {
+                    true => match seal_token(deps, &session, &color, now).await {
+                        Ok(token) => Some(token),
+                        Err(err) => return (Err(err), Some(session)),
+                    },
+                    false => None,
+                };
                 let expires = session.expires_ms;
                 let issued = Issued {
                     credential,
                     session_expires_ms: expires,
                     token,
                     color,
+                    account_color,
                 };
                 return (Ok(issued), Some(session));
             }
@@ -156,20 +259,14 @@ pub async fn logout(
         {
             Ok(ids) => {
                 tracing::info!(target: "lares::security", event = "logout_all", %account, sessions = ids.len());
+                announce(deps, account, ids, RevokeReason::LogoutAll).await;
                 (Ok(()), None)
             }
             Err(err) => (Err(err), None),
         };
     }
-    let revocation = Revocation {
-        at_ms: now,
-        reason: RevokeReason::Logout,
-    };
-    match deps.data.revoke(&session, revocation).await {
-        Ok(()) => {
-            session.revoke(RevokeReason::Logout, now);
-            (Ok(()), Some(session))
-        }
+    match end(deps, &mut session, RevokeReason::Logout).await {
+        Ok(()) => (Ok(()), Some(session)),
         Err(err) => (Err(err), None),
     }
 }
@@ -180,15 +277,9 @@ async fn refuse<T>(deps: &SessionDeps, mut session: Session, verdict: Verdict) -
     match verdict {
         Verdict::Expired => return (Err(Error::session_timeout()), Some(session)),
         Verdict::Reuse => {
-            let now = deps.clock.now_ms();
-            let revocation = Revocation {
-                at_ms: now,
-                reason: RevokeReason::Reuse,
-            };
-            if let Err(err) = deps.data.revoke(&session, revocation).await {
+            if let Err(err) = end(deps, &mut session, RevokeReason::Reuse).await {
                 return (Err(err), None);
             }
-            session.revoke(RevokeReason::Reuse, now);
             deps.metrics.security_event("session_reuse");
             tracing::warn!(
                 target: "lares::security", event = "session_reuse", %account, session = %id,

@@ -9,6 +9,7 @@ use anyhow::{Context, anyhow};
 use crate::actors::SessionDeps;
 use crate::actors::hasher::HashPool;
 use crate::config::{Config, Keys};
+use crate::domain::access::AccessTokens;
 use crate::domain::clock::Clock;
 use crate::domain::credentials::SecretHasher;
 use crate::domain::ids::AccountIdCodec;
@@ -19,6 +20,7 @@ use crate::service::Parts;
 use crate::store::Store;
 use crate::store::cache::{Cache, MemoryCache, RedisCache};
 use crate::store::creator::Creator;
+use crate::store::revocations::Hub;
 use crate::store::tiered::{Tiered, TieredParts};
 use crate::store::write_behind::{Drain, Settings, WriteBehind};
 use crate::telemetry::Metrics;
@@ -26,6 +28,7 @@ use crate::telemetry::Metrics;
 /// The data path above the store.
 pub struct Data {
     pub tiered: Arc<Tiered>,
+    pub hub: Arc<Hub>,
     pub cache: Arc<dyn Cache>,
     pub drain: Drain,
     pub creator: Creator,
@@ -41,10 +44,15 @@ pub async fn open_data(
 ) -> anyhow::Result<Data> {
     let c = &config.cache;
     let cache: Arc<dyn Cache> = if c.url == "memory" {
-        Arc::new(MemoryCache::new(c.memory_max_entries, clock.clone()))
+        Arc::new(MemoryCache::new(
+            c.memory_max_entries,
+            config.revocations.retain,
+            clock.clone(),
+        ))
     } else {
         let timeout = Duration::from_millis(c.command_timeout_ms);
-        let redis = RedisCache::connect(&c.url, &c.key_prefix, c.pool_size, timeout).await;
+        let retain = config.revocations.retain;
+        let redis = RedisCache::connect(&c.url, &c.key_prefix, c.pool_size, timeout, retain).await;
         Arc::new(redis.context("cache.url: not a usable Redis URL")?)
     };
     let w = &config.write_behind;
@@ -67,12 +75,18 @@ pub async fn open_data(
         store,
         write_behind,
         clock,
-        metrics,
+        metrics: metrics.clone(),
         pause_ms: c.retry_after_ms as i64,
         settle_ms: 2 * w.interval_ms,
     }));
+    let hub = Hub::start(
+        cache.clone(),
+        config.revocations.subscriber_buffer.max(1024),
+        metrics.clone(),
+    );
     Ok(Data {
         tiered,
+        hub,
         cache,
         drain,
         creator,
@@ -106,7 +120,15 @@ pub fn service_parts(
         max_wait,
         metrics.clone(),
     )?);
-    let tokens = TokenSealer::new(&[&keys.token]).map_err(|e| anyhow!("secrets.token_key: {e}"))?;
+    let ring: Vec<&[u8]> = std::iter::once(keys.token.as_slice())
+        .chain(keys.token_previous.iter().map(Vec::as_slice))
+        .collect();
+    let tokens = TokenSealer::with_format(&ring, config.token.format)
+        .map_err(|e| anyhow!("secrets.token_key: {e}"))?;
+    let a = &config.access;
+    let lifetime = (a.lifetime_secs * 1000) as i64;
+    let access = AccessTokens::new(&keys.access, &a.issuer, &a.audience, lifetime)
+        .map_err(|e| anyhow!("secrets.access_keys: {e}"))?;
     let s = &config.session;
     let deps = Arc::new(SessionDeps {
         data: data.tiered.clone(),
@@ -120,6 +142,9 @@ pub fn service_parts(
         token_ttl_ms: (config.token.lifetime_secs * 1000) as i64,
         zone: config.label.zone,
         default_color: config.label.color.clone(),
+        gray: config.gray.clone(),
+        single_session: config.session.single_session,
+        hub: data.hub.clone(),
         clock,
         metrics,
     });
@@ -129,6 +154,7 @@ pub fn service_parts(
     let profile = config.label.profile;
     Ok(Parts {
         deps,
+        access: Arc::new(access),
         creator: data.creator.clone(),
         hash_pool,
         hashing,

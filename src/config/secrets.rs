@@ -6,8 +6,12 @@ use super::{ConfigError, Profile, Secrets, decode_key, invalid};
 #[derive(Clone)]
 pub struct Keys {
     pub token: Vec<u8>,
+    /// Earlier token keys, still accepted.
+    pub token_previous: Vec<Vec<u8>>,
     pub session: Vec<u8>,
     pub platform: Vec<u8>,
+    /// ES256 private keys (PEM) for access tokens, the signing one first.
+    pub access: Vec<String>,
 }
 
 impl std::fmt::Debug for Keys {
@@ -31,10 +35,45 @@ impl Keys {
         let mut one = |key: &'static str, text: &str, sizes: &[usize]| {
             resolve_one(key, text, sizes, profile, &mut warnings)
         };
+        let token = one("secrets.token_key", &s.token_key, &[16, 24, 32])?;
+        let session = one("secrets.session_key", &s.session_key, &[])?;
+        let platform = one("secrets.platform_key", &s.platform_key, &[16, 24, 32])?;
+        let token_previous = s.token_keys_previous.iter().map(|text| {
+            let bytes = decode_key("secrets.token_keys_previous", text)?;
+            match bytes.len() {
+                16 | 24 | 32 => Ok(bytes),
+                n => Err(invalid(
+                    "secrets.token_keys_previous",
+                    format!("a key decodes to {n} bytes; 16, 24 or 32 are required"),
+                )),
+            }
+        });
+        let token_previous = token_previous.collect::<Result<_, _>>()?;
+        let access = match s.access_keys.is_empty() {
+            false => s.access_keys.clone(),
+            true if profile == Profile::Prod => {
+                return Err(invalid(
+                    "secrets.access_keys",
+                    "is required in the prod profile",
+                ));
+            }
+            true => {
+                warnings.push(
+                    "secrets.access_keys is not set; a random key is used until this process exits"
+                        .into(),
+                );
+                vec![
+                    crate::domain::access::generate_key()
+                        .map_err(|e| invalid("secrets.access_keys", e))?,
+                ]
+            }
+        };
         let keys = Keys {
-            token: one("secrets.token_key", &s.token_key, &[16, 24, 32])?,
-            session: one("secrets.session_key", &s.session_key, &[])?,
-            platform: one("secrets.platform_key", &s.platform_key, &[16, 24, 32])?,
+            token,
+            token_previous,
+            session,
+            platform,
+            access,
         };
         Ok((keys, warnings))
     }

@@ -89,7 +89,12 @@ fn dev_generates_missing_keys_and_prod_refuses_them() {
         (keys.token.len(), keys.session.len(), keys.platform.len()),
         (32, 32, 32)
     );
-    assert_eq!(warnings.len(), 3);
+    assert_eq!(
+        warnings.len(),
+        4,
+        "token, session, platform and access keys: {warnings:?}"
+    );
+    assert_eq!(keys.access.len(), 1);
     config.label.profile = Profile::Prod;
     let err = config.keys().unwrap_err().to_string();
     assert!(err.contains("secrets.token_key"), "{err}");
@@ -102,6 +107,7 @@ fn prod_refuses_samples_and_every_profile_refuses_wrong_sizes() {
     config.secrets.token_key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into();
     config.secrets.session_key = STANDARD.encode([9u8; 32]);
     config.secrets.platform_key = STANDARD.encode([8u8; 16]);
+    config.secrets.access_keys = vec![crate::domain::access::generate_key().unwrap()];
     assert!(config.keys().unwrap_err().to_string().contains("sample"));
     config.secrets.token_key = STANDARD.encode([7u8; 24]);
     let (keys, warnings) = config.keys().unwrap();
@@ -116,6 +122,41 @@ fn prod_refuses_samples_and_every_profile_refuses_wrong_sizes() {
     );
     config.secrets.session_key = "%%%".into();
     assert!(config.keys().unwrap_err().to_string().contains("base64"));
+}
+
+#[test]
+fn previous_token_keys_must_be_key_sized() {
+    let mut config = Config::default();
+    config.secrets.token_keys_previous =
+        vec![STANDARD.encode([1u8; 16]), STANDARD.encode([2u8; 32])];
+    assert_eq!(config.keys().unwrap().0.token_previous.len(), 2);
+    config
+        .secrets
+        .token_keys_previous
+        .push(STANDARD.encode([3u8; 20]));
+    let err = config.keys().unwrap_err().to_string();
+    assert!(
+        err.contains("secrets.token_keys_previous") && err.contains("20 bytes"),
+        "{err}"
+    );
+}
+
+#[test]
+fn release_rules_are_validated_by_key() {
+    Jail::expect_with(|jail| {
+        let rules = "[[gray.percent]]\ncolor = \"green\"\npercent = 70\n[[gray.percent]]\ncolor = \"red\"\npercent = 40\n";
+        let err = load_in(jail, Some(rules)).unwrap_err().to_string();
+        assert!(err.contains("gray.percent"), "{err}");
+        let rules = "[gray]\nrequestable = [\"canary\"]\n[[gray.allow]]\ncolor = \"qa\"\naccounts = [1, 2]\n";
+        let c = load_in(jail, Some(rules)).unwrap();
+        assert_eq!(c.gray.allow[0].accounts, vec![1, 2]);
+        jail.set_env("LARES__SESSION__SINGLE_SESSION", "kick_older");
+        jail.set_env("LARES__TOKEN__FORMAT", "jwe");
+        let c = load_in(jail, None).unwrap();
+        assert_eq!(c.session.single_session, SingleSession::KickOlder);
+        assert_eq!(c.token.format, TokenFormat::Jwe);
+        Ok(())
+    });
 }
 
 #[test]

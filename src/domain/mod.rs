@@ -1,10 +1,12 @@
 //! The domain: accounts, credentials, tokens and their rules. No I/O and no transport types;
 //! everything above builds on it.
 
+pub mod access;
 pub mod clock;
 pub mod color;
 pub mod credentials;
 pub mod error;
+pub mod gray;
 pub mod ids;
 pub mod password;
 pub mod random;

@@ -38,6 +38,10 @@ pub enum RevokeReason {
     LogoutAll,
     /// A retired credential was presented after the grace window.
     Reuse,
+    /// A newer sign-in of the account under the single-session policy.
+    SingleSession,
+    /// The account was banned.
+    Ban,
 }
 
 impl RevokeReason {
@@ -46,14 +50,30 @@ impl RevokeReason {
             RevokeReason::Logout => "logout",
             RevokeReason::LogoutAll => "logout_all",
             RevokeReason::Reuse => "reuse",
+            RevokeReason::SingleSession => "single_session",
+            RevokeReason::Ban => "ban",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Logout, Self::LogoutAll, Self::Reuse]
-            .into_iter()
-            .find(|r| r.as_str() == text)
+        let all = [
+            Self::Logout,
+            Self::LogoutAll,
+            Self::Reuse,
+            Self::SingleSession,
+            Self::Ban,
+        ];
+        all.into_iter().find(|r| r.as_str() == text)
     }
+}
+
+/// A revoked family, as told to gateways.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revoked {
+    pub account: AccountId,
+    pub session: SessionId,
+    pub reason: RevokeReason,
+    pub at_ms: Millis,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +93,9 @@ pub struct Session {
     pub retired: Vec<Retired>,
     /// Number of rotations so far; guards concurrent writers (compare and set).
     pub generation: i64,
+    /// Sign-in epoch under the single-session policy (0 when the policy is off): a family
+    /// with a lower epoch than a newer sign-in of the account is revoked by it.
+    pub epoch: i64,
     pub created_ms: Millis,
     /// Sliding expiry.
     pub expires_ms: Millis,
@@ -112,6 +135,7 @@ impl Session {
             current: hasher.hash(&credential),
             retired: Vec::new(),
             generation: 0,
+            epoch: 0,
             created_ms: now,
             expires_ms: now.saturating_add(policy.idle_ms).min(absolute_ms),
             absolute_ms,

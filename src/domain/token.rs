@@ -54,6 +54,17 @@ impl Cipher {
     }
 }
 
+/// How new tokens are sealed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenFormat {
+    /// The gateway's sealed AuthToken.
+    #[default]
+    Gate,
+    /// The same claims as JSON in a compact JWE (`dir`, `A256GCM`).
+    Jwe,
+}
+
 /// Why a token could not be opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
@@ -67,27 +78,55 @@ pub enum TokenError {
 #[derive(Clone)]
 pub struct TokenSealer {
     ring: Vec<Cipher>,
+    /// The 32-byte keys of the ring, for the JWE form.
+    jwe_keys: Vec<Vec<u8>>,
+    format: TokenFormat,
 }
 
 impl TokenSealer {
     /// Builds a ring from raw keys, current key first. Fails on an empty ring or a key that is
     /// not 16, 24 or 32 bytes, naming its position.
     pub fn new<K: AsRef<[u8]>>(keys: &[K]) -> Result<Self, String> {
+        Self::with_format(keys, TokenFormat::Gate)
+    }
+
+    /// Like [`TokenSealer::new`], sealing new tokens in `format`. The JWE form needs the current
+    /// key to be 32 bytes.
+    pub fn with_format<K: AsRef<[u8]>>(keys: &[K], format: TokenFormat) -> Result<Self, String> {
         if keys.is_empty() {
             return Err("at least one token key is required".into());
+        }
+        if format == TokenFormat::Jwe && keys[0].as_ref().len() != 32 {
+            return Err("the JWE form (A256GCM) needs a 32-byte current key".into());
         }
         let ring = keys.iter().enumerate().map(|(i, key)| {
             let key = key.as_ref();
             Cipher::new(key)
                 .ok_or_else(|| format!("key {i} is {} bytes, not 16, 24 or 32", key.len()))
         });
+        let ring = ring.collect::<Result<_, _>>()?;
+        let jwe_keys = keys
+            .iter()
+            .map(|k| k.as_ref().to_vec())
+            .filter(|k| k.len() == 32)
+            .collect();
         Ok(TokenSealer {
-            ring: ring.collect::<Result<_, _>>()?,
+            ring,
+            jwe_keys,
+            format,
         })
     }
 
-    /// Serialises and seals a token with the current key.
+    /// Seals a token with the current key, in the configured form.
     pub fn seal(&self, token: &AuthToken) -> String {
+        match self.format {
+            TokenFormat::Gate => self.seal_gate(token),
+            TokenFormat::Jwe => jwe::seal(&self.jwe_keys[0], token).unwrap_or_default(),
+        }
+    }
+
+    /// Serialises and seals a token in the gateway's form with the current key.
+    fn seal_gate(&self, token: &AuthToken) -> String {
         let nonce = super::random::bytes::<NONCE_LEN>();
         let plain = token.encode_to_vec();
         // Encryption fails only for inputs over 64 GiB.
@@ -98,10 +137,14 @@ impl TokenSealer {
         URL_SAFE.encode(out)
     }
 
-    /// Decodes and opens a token with any key of the ring. Expiry is not checked here.
+    /// Decodes and opens a token, in either form, with any key of the ring. Expiry is not
+    /// checked here.
     pub fn open(&self, text: &str) -> Result<AuthToken, TokenError> {
         if text.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Malformed);
+        }
+        if text.bytes().filter(|b| *b == b'.').count() == 4 {
+            return jwe::open(&self.jwe_keys, text);
         }
         let bytes = URL_SAFE.decode(text).map_err(|_| TokenError::Malformed)?;
         if bytes.len() < NONCE_LEN + TAG_LEN {
@@ -111,6 +154,40 @@ impl TokenSealer {
         let plain = self.ring.iter().find_map(|c| c.decrypt(nonce, sealed));
         let plain = plain.ok_or(TokenError::BadKey)?;
         AuthToken::decode(plain.as_slice()).map_err(|_| TokenError::Malformed)
+    }
+}
+
+mod jwe {
+    //! The JWE form: the token's claims as JSON (proto3 JSON mapping) in a compact JWE with
+    //! `alg` `dir` and `enc` `A256GCM`.
+
+    use josekit::jwe::{self, Dir, JweHeader};
+
+    use super::{AuthToken, TokenError};
+
+    pub fn seal(key: &[u8], token: &AuthToken) -> Result<String, String> {
+        let mut header = JweHeader::new();
+        header.set_content_encryption("A256GCM");
+        header.set_token_type("JWT");
+        let payload = serde_json::to_vec(token).map_err(|e| e.to_string())?;
+        let encrypter = Dir.encrypter_from_bytes(key).map_err(|e| e.to_string())?;
+        jwe::serialize_compact(&payload, &header, &encrypter).map_err(|e| e.to_string())
+    }
+
+    pub fn open(keys: &[Vec<u8>], text: &str) -> Result<AuthToken, TokenError> {
+        for key in keys {
+            let Ok(decrypter) = Dir.decrypter_from_bytes(key) else {
+                continue;
+            };
+            let Ok((payload, header)) = jwe::deserialize_compact(text, &decrypter) else {
+                continue;
+            };
+            if header.content_encryption() != Some("A256GCM") {
+                return Err(TokenError::Malformed);
+            }
+            return serde_json::from_slice(&payload).map_err(|_| TokenError::Malformed);
+        }
+        Err(TokenError::BadKey)
     }
 }
 
@@ -202,6 +279,41 @@ mod tests {
             sealer.open(&"A".repeat(MAX_TOKEN_LEN + 4)),
             Err(TokenError::Malformed)
         );
+    }
+
+    #[test]
+    fn jwe_form_round_trips_and_both_forms_open() {
+        let key = [3u8; 32];
+        let jwe = TokenSealer::with_format(&[key], TokenFormat::Jwe).unwrap();
+        let gate = TokenSealer::new(&[key]).unwrap();
+        let sealed = jwe.seal(&sample());
+        assert_eq!(sealed.split('.').count(), 5, "compact JWE");
+        let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(sealed.split('.').next().unwrap())
+            .unwrap();
+        let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
+        assert_eq!(
+            (header["alg"].as_str(), header["enc"].as_str()),
+            (Some("dir"), Some("A256GCM"))
+        );
+        assert_eq!(
+            gate.open(&sealed).unwrap(),
+            sample_with_rand(&jwe.open(&sealed).unwrap())
+        );
+        assert!(
+            jwe.open(&gate.seal(&sample())).is_ok(),
+            "the gate form still opens"
+        );
+        let stranger = TokenSealer::with_format(&[[4u8; 32]], TokenFormat::Jwe).unwrap();
+        assert_eq!(stranger.open(&sealed), Err(TokenError::BadKey));
+        assert!(TokenSealer::with_format(&[[3u8; 16]], TokenFormat::Jwe).is_err());
+    }
+
+    fn sample_with_rand(opened: &AuthToken) -> AuthToken {
+        AuthToken {
+            rand: opened.rand.clone(),
+            ..sample()
+        }
     }
 
     #[test]

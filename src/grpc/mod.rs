@@ -1,8 +1,9 @@
-//! The gRPC edge (tonic): the client API on the external listener; gRPC health and reflection
-//! on the internal one. Messages over the configured limit, or that do not decode, are refused
+//! The gRPC edge (tonic): the client API on the external listener; the gateway service, gRPC
+//! health and reflection on the internal one. Messages over the configured limit, or that do not decode, are refused
 //! with `INVALID_ARGUMENT`.
 
 pub mod accounts;
+pub mod gate;
 pub mod status;
 
 use std::future::Future;
@@ -15,8 +16,10 @@ use tonic::transport::server::TcpIncoming;
 use tower::util::MapResponseLayer;
 
 use self::accounts::AccountGrpc;
+use self::gate::GateGrpc;
 use crate::domain::{Error, Reason};
 use crate::proto::account::account_interface_server::AccountInterfaceServer;
+use crate::proto::validator::token_validator_server::TokenValidatorServer;
 use crate::service::Service;
 use crate::telemetry::Metrics;
 
@@ -26,6 +29,8 @@ pub struct GrpcParts {
     pub service: Service,
     pub metrics: Arc<Metrics>,
     pub message_limit: usize,
+    pub subscriber_buffer: usize,
+    pub slow_subscriber: Duration,
 }
 
 /// Serves the client API until `shutdown` completes, then drains in-flight calls.
@@ -44,11 +49,20 @@ pub async fn serve_external(
         .await
 }
 
-/// Serves gRPC health (`grpc.health.v1`) and reflection until `shutdown` completes.
+/// Serves the gateway service, gRPC health (`grpc.health.v1`) and reflection until `shutdown`
+/// completes.
 pub async fn serve_internal(
+    parts: GrpcParts,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), tonic::transport::Error> {
+    let gate = GateGrpc::new(
+        parts.service,
+        parts.metrics,
+        parts.subscriber_buffer,
+        parts.slow_subscriber,
+    );
+    let gate = TokenValidatorServer::new(gate).max_decoding_message_size(parts.message_limit);
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter
         .set_serving::<AccountInterfaceServer<AccountGrpc>>()
@@ -65,6 +79,8 @@ pub async fn serve_internal(
         }
     };
     builder()
+        .layer(MapResponseLayer::new(bad_input_is_invalid_argument))
+        .add_service(gate)
         .add_service(health)
         .add_optional_service(reflection)
         .serve_with_incoming_shutdown(incoming(listener), shutdown)

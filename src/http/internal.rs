@@ -1,4 +1,4 @@
-//! Internal HTTP: health for orchestrators and Prometheus metrics.
+//! Internal HTTP: health for orchestrators, Prometheus metrics, and the JWKS of access tokens.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +17,8 @@ const READY_TIMEOUT: Duration = Duration::from_secs(2);
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/health/live", web::get().to(live))
         .route("/health/ready", web::get().to(ready))
-        .route("/metrics", web::get().to(metrics));
+        .route("/metrics", web::get().to(metrics))
+        .route("/.well-known/jwks.json", web::get().to(jwks));
 }
 
 async fn live() -> impl Responder {
@@ -34,6 +35,13 @@ async fn ready(svc: Data<Service>) -> Result<HttpResponse, ApiError> {
             "store did not answer the readiness check",
         ))),
     }
+}
+
+/// The public keys that verify access tokens.
+async fn jwks(svc: Data<Service>) -> impl Responder {
+    HttpResponse::Ok()
+        .content_type("application/jwk-set+json")
+        .body(svc.jwks().to_owned())
 }
 
 async fn metrics(metrics: Data<Arc<Metrics>>) -> impl Responder {

@@ -38,6 +38,12 @@ impl Service {
         if created {
             tracing::info!(target: "lares::security", event = "register", provider = "device", account = %account.id);
         }
-        self.sign_in(&account, created, meta, "device").await
+        let ask = super::login::asked(&req.color, &req.client_version);
+        let how = super::login::SignIn {
+            register: created,
+            provider: "device",
+            ask: &ask,
+        };
+        self.sign_in(&account, how, meta).await
     }
 }

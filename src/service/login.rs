@@ -1,11 +1,12 @@
 //! Username registration and password sign-in.
 
 use super::{RequestMeta, Service, unix_s};
-use crate::actors::session::{Issued, OpenSession};
+use crate::actors::session::{Issued, OpenSession, TokenAsk};
 use crate::domain::credentials::{Username, check_password};
+use crate::domain::gray::Ask;
 use crate::domain::ids::AccountId;
 use crate::domain::password::Verified;
-use crate::domain::{Error, Result, color};
+use crate::domain::{Error, Result};
 use crate::proto::account::{LoginInfo, UsernameLoginRequest, UsernameRegisterRequest};
 use crate::store::write_behind::Record;
 use crate::store::{Account, LastLogin, LoginEvent, NewAccount, StoreError};
@@ -44,7 +45,12 @@ impl Service {
             Err(err) => return Err(err.into()),
         };
         tracing::info!(target: "lares::security", event = "register", account = %account.id);
-        self.sign_in(&account, true, meta, "username").await
+        let how = SignIn {
+            register: true,
+            provider: "username",
+            ask: &asked(&req.color, &req.client_version),
+        };
+        self.sign_in(&account, how, meta).await
     }
 
     /// Signs in with a username and password. An unknown user and a wrong password answer the
@@ -84,36 +90,51 @@ impl Service {
         if needs_rehash {
             self.rehash(&account, req.password);
         }
-        self.sign_in(&account, false, meta, "username").await
+        let how = SignIn {
+            register: false,
+            provider: "username",
+            ask: &asked(&req.color, &req.client_version),
+        };
+        self.sign_in(&account, how, meta).await
     }
 
-    /// Opens a session for a verified account and answers its `LoginInfo`.
+    /// Opens a session for a verified account and answers its `LoginInfo`: the colour by the
+    /// release rules, a handshake token and an access token.
     pub(super) async fn sign_in(
         &self,
         account: &Account,
-        register: bool,
+        how: SignIn<'_>,
         meta: &RequestMeta,
-        provider: &'static str,
     ) -> Result<LoginInfo> {
         let deps = &self.inner.deps;
-        let color = color::pick(account.default_color.as_deref(), &deps.default_color);
-        let issued: Issued = self
-            .inner
-            .shards
-            .ask(account.id, OpenSession { color })
-            .await?;
-        self.record_sign_in(account.id, meta, provider);
-        self.count_login(provider, "ok");
+        let ask = Ask {
+            account: account.id,
+            account_color: account.default_color.as_deref(),
+            requested: how.ask.requested_color.as_str(),
+            client_version: how.ask.client_version.as_str(),
+        };
+        let color = deps.gray.pick(ask, &deps.default_color);
+        let open = OpenSession {
+            color,
+            account_color: account.default_color.clone(),
+        };
+        let issued: Issued = self.inner.shards.ask(account.id, open).await?;
+        self.record_sign_in(account.id, meta, how.provider);
+        self.count_login(how.provider, "ok");
+        let account_id = self.encode_account(account.id);
+        let (access_token, access_expires) = self.access_token(&account_id, &issued)?;
         let (token, token_expires) = issued.token.unwrap_or_default();
         Ok(LoginInfo {
-            account_id: self.encode_account(account.id),
-            register,
+            account_id,
+            register: how.register,
             session: issued.credential.expose(),
             session_timeout: unix_s(issued.session_expires_ms),
             token,
             token_timeout: unix_s(token_expires),
             state: String::new(),
             color: issued.color,
+            access_token,
+            access_token_timeout: unix_s(access_expires),
         })
     }
 
@@ -170,9 +191,24 @@ impl Service {
     }
 }
 
-/// The requested colour is not honoured yet, but a malformed one is still refused.
+/// How a sign-in came about.
+pub(super) struct SignIn<'a> {
+    pub register: bool,
+    pub provider: &'static str,
+    pub ask: &'a TokenAsk,
+}
+
+/// What the client asked of its token.
+pub(super) fn asked(color: &str, client_version: &str) -> TokenAsk {
+    TokenAsk {
+        requested_color: color.to_owned(),
+        client_version: client_version.to_owned(),
+    }
+}
+
+/// A requested colour must be well-formed; the release rules decide whether it is honoured.
 pub(super) fn check_requested_color(requested: &str) -> Result<()> {
-    if requested.is_empty() || color::is_valid(requested) {
+    if requested.is_empty() || crate::domain::color::is_valid(requested) {
         Ok(())
     } else {
         Err(Error::param(

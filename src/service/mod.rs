@@ -2,6 +2,7 @@
 //! answers the response message or an [`Error`], so HTTP and gRPC cannot drift apart.
 
 mod device;
+mod gate;
 mod login;
 mod session;
 
@@ -10,8 +11,10 @@ use std::sync::Arc;
 
 use crate::actors::SessionDeps;
 use crate::actors::hasher::HashPool;
+use crate::actors::session::Issued;
 use crate::actors::shards::Shards;
 use crate::config::Profile;
+use crate::domain::access::AccessTokens;
 use crate::domain::ids::{AccountId, AccountIdCodec};
 use crate::domain::password::PasswordHashing;
 use crate::domain::{Error, Result};
@@ -38,6 +41,7 @@ pub struct Service {
 
 struct Inner {
     deps: Arc<SessionDeps>,
+    access: Arc<AccessTokens>,
     creator: Creator,
     shards: Arc<Shards>,
     hash_pool: Arc<HashPool>,
@@ -49,6 +53,7 @@ struct Inner {
 /// Everything a [`Service`] is built from besides its actor shards.
 pub struct Parts {
     pub deps: Arc<SessionDeps>,
+    pub access: Arc<AccessTokens>,
     pub creator: Creator,
     pub hash_pool: Arc<HashPool>,
     pub hashing: Arc<PasswordHashing>,
@@ -63,6 +68,7 @@ impl Service {
     pub fn new(parts: Parts, shards: Arc<Shards>) -> Self {
         let Parts {
             deps,
+            access,
             creator,
             hash_pool,
             hashing,
@@ -72,6 +78,7 @@ impl Service {
         Service {
             inner: Arc::new(Inner {
                 deps,
+                access,
                 creator,
                 shards,
                 hash_pool,
@@ -115,6 +122,19 @@ impl Service {
 
     fn encode_account(&self, id: AccountId) -> String {
         self.inner.ids.encode(id)
+    }
+
+    /// An access token for the family just issued, naming the opaque account id.
+    fn access_token(&self, account_id: &str, issued: &Issued) -> Result<(String, i64)> {
+        let now = self.inner.deps.clock.now_ms();
+        let sid = issued.credential.id.as_str();
+        let signed = self.inner.access.issue(account_id, sid, now);
+        signed.map_err(|e| Error::internal(format!("access token not signed: {e}")))
+    }
+
+    /// The JWKS document of the access-token keys.
+    pub fn jwks(&self) -> &str {
+        self.inner.access.jwks()
     }
 }
 

@@ -20,13 +20,16 @@ impl Service {
                 account,
                 Rotate {
                     credential,
-                    issue_token: false,
+                    token: None,
                 },
             )
             .await?;
+        let (access_token, expires) = self.access_token(&req.account_id, &issued)?;
         Ok(RefreshResponse {
             session: issued.credential.expose(),
             session_timeout: unix_s(issued.session_expires_ms),
+            access_token,
+            access_token_timeout: unix_s(expires),
         })
     }
 
@@ -42,7 +45,7 @@ impl Service {
                 account,
                 Rotate {
                     credential,
-                    issue_token: true,
+                    token: Some(super::login::asked(&req.color, &req.client_version)),
                 },
             )
             .await?;

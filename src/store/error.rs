@@ -32,12 +32,13 @@ impl From<sqlx::Error> for StoreError {
 }
 
 /// Database error codes that mean "not now" rather than "never": SQLite busy and locked;
-/// PostgreSQL connection failures (08), missing database (3D000), shutdown and start-up (57P),
+/// PostgreSQL connection failures (08, but not a protocol violation), missing database (3D000),
+/// shutdown and start-up (57P),
 /// and exhausted resources (53).
 fn is_transient(code: Option<&str>) -> bool {
     let Some(code) = code else { return false };
     matches!(code, "5" | "6" | "517" | "3D000")
-        || code.starts_with("08")
+        || (code.starts_with("08") && code != "08P01")
         || code.starts_with("57P")
         || code.starts_with("53")
 }

@@ -17,6 +17,7 @@ pub mod creator;
 mod error;
 mod postgres;
 mod records;
+pub mod revocations;
 mod sqlite;
 pub mod tiered;
 pub mod write_behind;
@@ -79,6 +80,43 @@ pub trait Store: Send + Sync + 'static {
         &self,
         id: AccountId,
         reason: RevokeReason,
+        now: Millis,
+    ) -> StoreResult<Vec<SessionId>>;
+
+    /// Registers a handshake-token nonce (used while the cache is away).
+    async fn register_nonce(
+        &self,
+        nonce: &str,
+        account: AccountId,
+        session: &SessionId,
+        expires_ms: Millis,
+    ) -> StoreResult<()>;
+
+    /// Consumes a nonce of the account if it is registered and not expired: once.
+    async fn consume_nonce(
+        &self,
+        nonce: &str,
+        account: AccountId,
+        now: Millis,
+    ) -> StoreResult<Option<SessionId>>;
+
+    /// The account's next sign-in epoch: above its last one, and at least `now`.
+    async fn next_epoch(&self, account: AccountId, now: Millis) -> StoreResult<i64>;
+
+    /// Revokes the account's live families with an epoch below `epoch`; answers their ids.
+    async fn revoke_older(
+        &self,
+        account: AccountId,
+        epoch: i64,
+        reason: RevokeReason,
+        now: Millis,
+    ) -> StoreResult<Vec<SessionId>>;
+
+    /// The account's live families other than `except`.
+    async fn other_live(
+        &self,
+        account: AccountId,
+        except: &SessionId,
         now: Millis,
     ) -> StoreResult<Vec<SessionId>>;
 

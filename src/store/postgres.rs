@@ -21,7 +21,7 @@ const ACCOUNT_COLUMNS: &str = "id, zone, username, password_hash, default_color,
 const ACCOUNT_COLUMNS_A: &str = "a.id, a.zone, a.username, a.password_hash, a.default_color, a.status, \
     lares_ms(a.banned_until) AS banned_until_ms, lares_ms(a.created_at) AS created_ms";
 
-const SESSION_COLUMNS: &str = "id, account_id, secret_hash, retired, generation, \
+const SESSION_COLUMNS: &str = "id, account_id, secret_hash, retired, generation, epoch, \
     lares_ms(created_at) AS created_ms, lares_ms(expires_at) AS expires_ms, \
     lares_ms(absolute_expires_at) AS absolute_ms, lares_ms(revoked_at) AS revoked_ms, revoke_reason";
 
@@ -212,8 +212,8 @@ impl Store for PgStore {
     async fn insert_session(&self, s: &Session) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO sessions (id, account_id, secret_hash, retired, generation, created_at, \
-             expires_at, absolute_expires_at) \
-             VALUES ($1, $2, $3, $4, $5, lares_ts($6), lares_ts($7), lares_ts($8))",
+             expires_at, absolute_expires_at, epoch) \
+             VALUES ($1, $2, $3, $4, $5, lares_ts($6), lares_ts($7), lares_ts($8), $9)",
         )
         .bind(s.id.as_str())
         .bind(s.account.0)
@@ -223,6 +223,7 @@ impl Store for PgStore {
         .bind(s.created_ms)
         .bind(s.expires_ms)
         .bind(s.absolute_ms)
+        .bind(s.epoch)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -295,17 +296,112 @@ impl Store for PgStore {
             .collect())
     }
 
+    async fn register_nonce(
+        &self,
+        nonce: &str,
+        account: AccountId,
+        session: &SessionId,
+        expires_ms: Millis,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO token_nonces (nonce, account_id, session_id, expires_at) \
+             VALUES ($1, $2, $3, lares_ts($4)) ON CONFLICT (nonce) DO NOTHING",
+        )
+        .bind(nonce)
+        .bind(account.0)
+        .bind(session.as_str())
+        .bind(expires_ms)
+        .execute(&self.pool)
+        .await?;
+        // Keep the table small: expired nonces can never be consumed.
+        sqlx::query(
+            "DELETE FROM token_nonces WHERE nonce IN \
+             (SELECT nonce FROM token_nonces WHERE expires_at < now() LIMIT 100)",
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn consume_nonce(
+        &self,
+        nonce: &str,
+        account: AccountId,
+        now: Millis,
+    ) -> StoreResult<Option<SessionId>> {
+        let taken: Option<String> = sqlx::query_scalar(
+            "DELETE FROM token_nonces WHERE nonce = $1 AND account_id = $2 \
+             AND expires_at > lares_ts($3) RETURNING session_id",
+        )
+        .bind(nonce)
+        .bind(account.0)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(taken.and_then(|id| SessionId::parse(&id)))
+    }
+
+    async fn next_epoch(&self, account: AccountId, now: Millis) -> StoreResult<i64> {
+        let epoch: Option<i64> = sqlx::query_scalar(
+            "UPDATE accounts SET session_epoch = GREATEST(session_epoch + 1, $2) \
+             WHERE id = $1 RETURNING session_epoch",
+        )
+        .bind(account.0)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        epoch.ok_or_else(|| StoreError::Internal(format!("account {account} vanished")))
+    }
+
+    async fn revoke_older(
+        &self,
+        account: AccountId,
+        epoch: i64,
+        reason: RevokeReason,
+        now: Millis,
+    ) -> StoreResult<Vec<SessionId>> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "UPDATE sessions SET revoked_at = lares_ts($3), revoke_reason = $4 \
+             WHERE account_id = $1 AND epoch < $2 AND revoked_at IS NULL RETURNING id",
+        )
+        .bind(account.0)
+        .bind(epoch)
+        .bind(now)
+        .bind(reason.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids.iter().filter_map(|id| SessionId::parse(id)).collect())
+    }
+
+    async fn other_live(
+        &self,
+        account: AccountId,
+        except: &SessionId,
+        now: Millis,
+    ) -> StoreResult<Vec<SessionId>> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM sessions WHERE account_id = $1 AND id <> $2 \
+             AND revoked_at IS NULL AND expires_at > lares_ts($3)",
+        )
+        .bind(account.0)
+        .bind(except.as_str())
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids.iter().filter_map(|id| SessionId::parse(id)).collect())
+    }
+
     async fn flush(&self, batch: &Flush) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         if !batch.sessions.is_empty() {
             let s = &batch.sessions;
             sqlx::query(
                 "INSERT INTO sessions AS s (id, account_id, secret_hash, retired, generation, \
-                 created_at, expires_at, absolute_expires_at, revoked_at, revoke_reason) \
-                 SELECT id, acc, h, r, g, lares_ts(c), lares_ts(e), lares_ts(x), lares_ts(rv), rr \
+                 created_at, expires_at, absolute_expires_at, revoked_at, revoke_reason, epoch) \
+                 SELECT id, acc, h, r, g, lares_ts(c), lares_ts(e), lares_ts(x), lares_ts(rv), rr, ep \
                  FROM unnest($1::text[], $2::int8[], $3::bytea[], $4::bytea[], $5::int8[], \
-                 $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::text[]) \
-                 AS u(id, acc, h, r, g, c, e, x, rv, rr) \
+                 $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::text[], $11::int8[]) \
+                 AS u(id, acc, h, r, g, c, e, x, rv, rr, ep) \
                  ON CONFLICT (id) DO UPDATE SET \
                  secret_hash = CASE WHEN EXCLUDED.generation > s.generation \
                      THEN EXCLUDED.secret_hash ELSE s.secret_hash END, \
@@ -345,6 +441,7 @@ impl Store for PgStore {
                     .map(|x| x.revoked.map(|r| r.reason.as_str().to_owned()))
                     .collect::<Vec<_>>(),
             )
+            .bind(s.iter().map(|x| x.epoch).collect::<Vec<_>>())
             .execute(&mut *tx)
             .await?;
         }

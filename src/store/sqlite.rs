@@ -13,7 +13,7 @@ use sqlx::sqlite::{
 };
 
 use super::records::{AccountRow, SessionRow};
-use super::{Account, DeviceAccount, Flush, NewAccount, NewDevice, Store, StoreResult};
+use super::{Account, DeviceAccount, Flush, NewAccount, NewDevice, Store, StoreError, StoreResult};
 use crate::domain::clock::Millis;
 use crate::domain::ids::{AccountId, SessionId};
 use crate::domain::session::{RevokeReason, Session, encode_retired};
@@ -21,7 +21,7 @@ use crate::domain::session::{RevokeReason, Session, encode_retired};
 const ACCOUNT_COLUMNS: &str = "id, zone, username, password_hash, default_color, status, \
     banned_until AS banned_until_ms, created_at AS created_ms";
 
-const SESSION_COLUMNS: &str = "id, account_id, secret_hash, retired, generation, \
+const SESSION_COLUMNS: &str = "id, account_id, secret_hash, retired, generation, epoch, \
     created_at AS created_ms, expires_at AS expires_ms, absolute_expires_at AS absolute_ms, \
     revoked_at AS revoked_ms, revoke_reason";
 
@@ -181,7 +181,7 @@ impl Store for SqliteStore {
     async fn insert_session(&self, s: &Session) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO sessions (id, account_id, secret_hash, retired, generation, created_at, \
-             expires_at, absolute_expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             expires_at, absolute_expires_at, epoch) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )
         .bind(s.id.as_str())
         .bind(s.account.0)
@@ -191,6 +191,7 @@ impl Store for SqliteStore {
         .bind(s.created_ms)
         .bind(s.expires_ms)
         .bind(s.absolute_ms)
+        .bind(s.epoch)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -263,13 +264,108 @@ impl Store for SqliteStore {
             .collect())
     }
 
+    async fn register_nonce(
+        &self,
+        nonce: &str,
+        account: AccountId,
+        session: &SessionId,
+        expires_ms: Millis,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO token_nonces (nonce, account_id, session_id, expires_at) \
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (nonce) DO NOTHING",
+        )
+        .bind(nonce)
+        .bind(account.0)
+        .bind(session.as_str())
+        .bind(expires_ms)
+        .execute(&self.pool)
+        .await?;
+        // Keep the table small: expired nonces can never be consumed.
+        sqlx::query(
+            "DELETE FROM token_nonces WHERE nonce IN \
+             (SELECT nonce FROM token_nonces WHERE expires_at < CAST(strftime('%s', 'now') AS INTEGER) * 1000 LIMIT 100)",
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn consume_nonce(
+        &self,
+        nonce: &str,
+        account: AccountId,
+        now: Millis,
+    ) -> StoreResult<Option<SessionId>> {
+        let taken: Option<String> = sqlx::query_scalar(
+            "DELETE FROM token_nonces WHERE nonce = ?1 AND account_id = ?2 \
+             AND expires_at > ?3 RETURNING session_id",
+        )
+        .bind(nonce)
+        .bind(account.0)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(taken.and_then(|id| SessionId::parse(&id)))
+    }
+
+    async fn next_epoch(&self, account: AccountId, now: Millis) -> StoreResult<i64> {
+        let epoch: Option<i64> = sqlx::query_scalar(
+            "UPDATE accounts SET session_epoch = MAX(session_epoch + 1, ?2) \
+             WHERE id = ?1 RETURNING session_epoch",
+        )
+        .bind(account.0)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        epoch.ok_or_else(|| StoreError::Internal(format!("account {account} vanished")))
+    }
+
+    async fn revoke_older(
+        &self,
+        account: AccountId,
+        epoch: i64,
+        reason: RevokeReason,
+        now: Millis,
+    ) -> StoreResult<Vec<SessionId>> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "UPDATE sessions SET revoked_at = ?3, revoke_reason = ?4 \
+             WHERE account_id = ?1 AND epoch < ?2 AND revoked_at IS NULL RETURNING id",
+        )
+        .bind(account.0)
+        .bind(epoch)
+        .bind(now)
+        .bind(reason.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids.iter().filter_map(|id| SessionId::parse(id)).collect())
+    }
+
+    async fn other_live(
+        &self,
+        account: AccountId,
+        except: &SessionId,
+        now: Millis,
+    ) -> StoreResult<Vec<SessionId>> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM sessions WHERE account_id = ?1 AND id <> ?2 \
+             AND revoked_at IS NULL AND expires_at > ?3",
+        )
+        .bind(account.0)
+        .bind(except.as_str())
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids.iter().filter_map(|id| SessionId::parse(id)).collect())
+    }
+
     async fn flush(&self, batch: &Flush) -> StoreResult<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for x in &batch.sessions {
             sqlx::query(
                 "INSERT INTO sessions AS s (id, account_id, secret_hash, retired, generation, \
-                 created_at, expires_at, absolute_expires_at, revoked_at, revoke_reason) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+                 created_at, expires_at, absolute_expires_at, revoked_at, revoke_reason, epoch) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
                  ON CONFLICT (id) DO UPDATE SET \
                  secret_hash = CASE WHEN excluded.generation > s.generation \
                      THEN excluded.secret_hash ELSE s.secret_hash END, \
@@ -293,6 +389,7 @@ impl Store for SqliteStore {
             .bind(x.absolute_ms)
             .bind(x.revoked.map(|r| r.at_ms))
             .bind(x.revoked.map(|r| r.reason.as_str()))
+            .bind(x.epoch)
             .execute(&mut *tx)
             .await?;
         }

@@ -5,7 +5,9 @@
 //! retries. On shutdown the queue is drained completely, within a deadline.
 //!
 //! What a crash loses is what was queued since the last flush: one interval, plus the time a
-//! flush takes. A graceful shutdown loses nothing unless the store stays unreachable past the
+//! flush takes. A batch the store refuses for a reason other than being unreachable (a bug, a
+//! constraint) is retried a few times, then discarded and counted, so that it cannot hold back
+//! the records behind it. A graceful shutdown loses nothing unless the store stays unreachable past the
 //! drain deadline, which is logged with the number of records lost.
 
 use std::collections::HashMap;
@@ -14,7 +16,11 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Flush, LastLogin, LoginEvent, Store};
+use super::{Flush, LastLogin, LoginEvent, Store, StoreError};
+
+/// Failed attempts after which a batch that fails for a reason other than an outage is
+/// discarded (and counted) instead of retried.
+const POISON_ATTEMPTS: u32 = 5;
 use crate::domain::ids::{AccountId, SessionId};
 use crate::domain::session::{Revocation, Session};
 use crate::telemetry::Metrics;
@@ -74,6 +80,7 @@ impl WriteBehind {
             metrics: metrics.clone(),
             pending: Pending::default(),
             rx,
+            failures: 0,
         };
         let done = tokio::spawn(task.run(stopped));
         (WriteBehind { tx, metrics }, Drain { stop, done })
@@ -194,6 +201,8 @@ struct Flusher {
     metrics: Arc<Metrics>,
     pending: Pending,
     rx: mpsc::Receiver<Message>,
+    /// Consecutive failed flushes.
+    failures: u32,
 }
 
 impl Flusher {
@@ -238,13 +247,27 @@ impl Flusher {
         let size = batch.len();
         match self.store.flush(&batch).await {
             Ok(()) => {
+                self.failures = 0;
                 self.metrics.write_behind_batch.observe(size as f64);
                 self.metrics
                     .write_behind_flush
                     .observe(started.elapsed().as_secs_f64());
                 true
             }
+            Err(StoreError::Internal(detail)) if self.failures >= POISON_ATTEMPTS => {
+                // Not a passing outage: the batch itself cannot be written, and retrying it for
+                // ever would hold back everything queued behind it.
+                self.failures = 0;
+                self.metrics.write_behind_discarded.inc_by(size as u64);
+                tracing::error!(
+                    detail,
+                    records = size,
+                    "write-behind batch discarded after repeated errors"
+                );
+                true
+            }
             Err(err) => {
+                self.failures += 1;
                 self.metrics.write_behind_errors.inc();
                 tracing::warn!(error = %err, records = size, "write-behind flush failed; will retry");
                 self.pending.restore(batch);

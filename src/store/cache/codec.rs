@@ -23,6 +23,8 @@ struct SessionBody {
     expires_ms: i64,
     #[prost(int64, tag = "6")]
     absolute_ms: i64,
+    #[prost(int64, tag = "7")]
+    epoch: i64,
 }
 
 pub fn encode_session(s: &Session) -> Vec<u8> {
@@ -33,6 +35,7 @@ pub fn encode_session(s: &Session) -> Vec<u8> {
         created_ms: s.created_ms,
         expires_ms: s.expires_ms,
         absolute_ms: s.absolute_ms,
+        epoch: s.epoch,
     }
     .encode_to_vec()
 }
@@ -52,6 +55,7 @@ pub fn decode_session(
         current,
         retired: decode_retired(&b.retired),
         generation,
+        epoch: b.epoch,
         created_ms: b.created_ms,
         expires_ms: b.expires_ms,
         absolute_ms: b.absolute_ms,

@@ -1,21 +1,24 @@
 //! The in-process cache of the embedded deployment: maps guarded per key, bounded in size.
 //! With one node it gives the same answers as Redis gives many.
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
 
-use super::{Cache, CacheResult, Cas, LOOKUP_TTL_SECS};
+use super::{Cache, CacheResult, Cas, LOOKUP_TTL_SECS, sequence_key};
 use crate::domain::clock::{Clock, Millis};
 use crate::domain::ids::{AccountId, SessionId};
-use crate::domain::session::{Revocation, Session};
+use crate::domain::session::{Revocation, Revoked, Session};
 use crate::store::Account;
 
 pub struct MemoryCache {
     sessions: DashMap<SessionId, Session>,
+    nonces: DashMap<String, (AccountId, SessionId, Millis)>,
+    epochs: DashMap<AccountId, i64>,
+    log: Mutex<Log>,
     by_account: DashMap<AccountId, HashSet<SessionId>>,
     identities: DashMap<(String, String), (AccountId, Millis)>,
     accounts: DashMap<AccountId, (Account, Millis)>,
@@ -23,10 +26,33 @@ pub struct MemoryCache {
     clock: Arc<dyn Clock>,
 }
 
+/// The revocation log of one node: a bounded ring with sequences `<start>-<n>`, where `start`
+/// is when the process started, so that sequences of an earlier process sort before.
+struct Log {
+    events: VecDeque<(u64, Revoked)>,
+    next: u64,
+    retain: usize,
+    start: u64,
+}
+
+impl Log {
+    fn sequence(&self, n: u64) -> String {
+        format!("{}-{n}", self.start)
+    }
+}
+
 impl MemoryCache {
-    pub fn new(max_entries: usize, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(max_entries: usize, retain: usize, clock: Arc<dyn Clock>) -> Self {
         MemoryCache {
             sessions: DashMap::new(),
+            nonces: DashMap::new(),
+            epochs: DashMap::new(),
+            log: Mutex::new(Log {
+                events: VecDeque::new(),
+                next: 1,
+                retain,
+                start: clock.now_ms().max(0) as u64,
+            }),
             by_account: DashMap::new(),
             identities: DashMap::new(),
             accounts: DashMap::new(),
@@ -215,5 +241,129 @@ impl Cache for MemoryCache {
     async fn forget_account(&self, id: AccountId) -> CacheResult<()> {
         self.accounts.remove(&id);
         Ok(())
+    }
+
+    async fn register_nonce(
+        &self,
+        account: AccountId,
+        nonce: &str,
+        session: &SessionId,
+        expires_ms: Millis,
+        now: Millis,
+    ) -> CacheResult<()> {
+        if self.nonces.len() >= self.max_entries {
+            self.nonces.retain(|_, (_, _, expires)| *expires > now);
+            Self::bounded(&self.nonces, self.max_entries);
+        }
+        self.nonces
+            .insert(nonce.to_owned(), (account, session.clone(), expires_ms));
+        Ok(())
+    }
+
+    async fn consume_nonce(
+        &self,
+        account: AccountId,
+        nonce: &str,
+    ) -> CacheResult<Option<SessionId>> {
+        let now = self.clock.now_ms();
+        let taken = self.nonces.remove(nonce).map(|(_, entry)| entry);
+        Ok(taken
+            .filter(|(owner, _, expires)| *owner == account && *expires > now)
+            .map(|(_, s, _)| s))
+    }
+
+    async fn next_epoch(&self, account: AccountId, now: Millis) -> CacheResult<i64> {
+        let mut epoch = self.epochs.entry(account).or_insert(0);
+        *epoch = (*epoch + 1).max(now);
+        Ok(*epoch)
+    }
+
+    async fn current_epoch(&self, account: AccountId) -> CacheResult<i64> {
+        Ok(self.epochs.get(&account).map(|e| *e).unwrap_or(0))
+    }
+
+    async fn revoke_older(
+        &self,
+        account: AccountId,
+        epoch: i64,
+        revocation: Revocation,
+    ) -> CacheResult<Vec<SessionId>> {
+        let ids: Vec<SessionId> = self
+            .by_account
+            .get(&account)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
+        let mut revoked = Vec::new();
+        for id in ids {
+            if let Some(mut held) = self.sessions.get_mut(&id)
+                && held.revoked.is_none()
+                && held.epoch < epoch
+            {
+                held.revoked = Some(revocation);
+                revoked.push(id);
+            }
+        }
+        Ok(revoked)
+    }
+
+    async fn other_live(
+        &self,
+        account: AccountId,
+        except: &SessionId,
+        now: Millis,
+    ) -> CacheResult<Vec<SessionId>> {
+        let ids: Vec<SessionId> = self
+            .by_account
+            .get(&account)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
+        let live = ids.into_iter().filter(|id| id != except).filter(|id| {
+            self.sessions
+                .get(id)
+                .is_some_and(|s| s.revoked.is_none() && s.expires_ms > now)
+        });
+        Ok(live.collect())
+    }
+
+    async fn append_revocations(&self, events: &[Revoked]) -> CacheResult<Vec<String>> {
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let mut sequences = Vec::with_capacity(events.len());
+        for event in events {
+            let n = log.next;
+            log.next += 1;
+            log.events.push_back((n, event.clone()));
+            sequences.push(log.sequence(n));
+        }
+        while log.events.len() > log.retain {
+            log.events.pop_front();
+        }
+        Ok(sequences)
+    }
+
+    async fn revocations_after(
+        &self,
+        after: &str,
+        count: usize,
+    ) -> CacheResult<Vec<(String, Revoked)>> {
+        let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let from = match sequence_key(after) {
+            _ if after.is_empty() => 0,
+            Some((start, n)) if start == log.start => n,
+            Some((start, _)) if start < log.start => 0,
+            _ => u64::MAX,
+        };
+        let newer = log.events.iter().filter(|(n, _)| *n > from).take(count);
+        Ok(newer.map(|(n, e)| (log.sequence(*n), e.clone())).collect())
+    }
+
+    async fn revocation_bounds(&self) -> CacheResult<Option<(String, String)>> {
+        let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let first = log.events.front().map(|(n, _)| log.sequence(*n));
+        let last = log.events.back().map(|(n, _)| log.sequence(*n));
+        Ok(first.zip(last))
+    }
+
+    fn shared(&self) -> bool {
+        false
     }
 }

@@ -13,7 +13,7 @@ pub use self::memory::MemoryCache;
 pub use self::redis::RedisCache;
 use crate::domain::clock::Millis;
 use crate::domain::ids::{AccountId, SessionId};
-use crate::domain::session::{Revocation, Session};
+use crate::domain::session::{Revocation, Revoked, Session};
 use crate::store::Account;
 
 /// The cache failed or did not answer in time; callers fall back to the store.
@@ -78,8 +78,69 @@ pub trait Cache: Send + Sync + 'static {
 
     async fn forget_account(&self, id: AccountId) -> CacheResult<()>;
 
+    /// Registers a handshake-token nonce for a family until `expires_ms`.
+    async fn register_nonce(
+        &self,
+        account: AccountId,
+        nonce: &str,
+        session: &SessionId,
+        expires_ms: Millis,
+        now: Millis,
+    ) -> CacheResult<()>;
+
+    /// Consumes a nonce: answers its family once, then never again.
+    async fn consume_nonce(
+        &self,
+        account: AccountId,
+        nonce: &str,
+    ) -> CacheResult<Option<SessionId>>;
+
+    /// The account's next sign-in epoch: above every earlier one, and at least `now`.
+    async fn next_epoch(&self, account: AccountId, now: Millis) -> CacheResult<i64>;
+
+    /// The account's latest sign-in epoch (0 when none is known).
+    async fn current_epoch(&self, account: AccountId) -> CacheResult<i64>;
+
+    /// Marks revoked every cached family of the account with an epoch below `epoch`.
+    async fn revoke_older(
+        &self,
+        account: AccountId,
+        epoch: i64,
+        revocation: Revocation,
+    ) -> CacheResult<Vec<SessionId>>;
+
+    /// Families of the account, other than `except`, that are neither revoked nor expired.
+    async fn other_live(
+        &self,
+        account: AccountId,
+        except: &SessionId,
+        now: Millis,
+    ) -> CacheResult<Vec<SessionId>>;
+
+    /// Appends to the revocation log; answers the sequence of each event.
+    async fn append_revocations(&self, events: &[Revoked]) -> CacheResult<Vec<String>>;
+
+    /// Up to `count` logged revocations after sequence `after` (`""` for the oldest kept).
+    async fn revocations_after(
+        &self,
+        after: &str,
+        count: usize,
+    ) -> CacheResult<Vec<(String, Revoked)>>;
+
+    /// The oldest and newest sequence in the log, if any.
+    async fn revocation_bounds(&self) -> CacheResult<Option<(String, String)>>;
+
+    /// True when several nodes share this cache (and its revocation log).
+    fn shared(&self) -> bool;
+
     /// Closes connections at shutdown.
     async fn close(&self) {}
+}
+
+/// Orders sequences (`<milliseconds>-<counter>`, as Redis streams write them).
+pub fn sequence_key(sequence: &str) -> Option<(u64, u64)> {
+    let (ms, n) = sequence.split_once('-')?;
+    Some((ms.parse().ok()?, n.parse().ok()?))
 }
 
 /// How long identity and account lookups stay cached, seconds.

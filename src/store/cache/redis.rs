@@ -3,12 +3,13 @@
 //! Commands fail fast (no queueing while disconnected) and time out, so that callers can fall
 //! back to the store at once.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use fred::clients::Pool;
 use fred::error::Error as FredError;
-use fred::interfaces::{ClientLike, KeysInterface, LuaInterface};
+use fred::interfaces::{ClientLike, KeysInterface, LuaInterface, StreamsInterface};
 use fred::types::config::{Config, Options, ReconnectPolicy};
 use fred::types::{Builder, Expiration, Value};
 
@@ -18,12 +19,13 @@ use super::codec::{
 use super::{Cache, CacheError, CacheResult, Cas, LOOKUP_TTL_SECS};
 use crate::domain::clock::Millis;
 use crate::domain::ids::{AccountId, SessionId};
-use crate::domain::session::{Revocation, Session};
+use crate::domain::session::{Revocation, RevokeReason, Revoked, Session};
 use crate::store::Account;
 
 /// Writes a family unless the same or a newer generation is cached; keeps a revocation either
 /// way; indexes the family under its account. KEYS: family, index. ARGV: generation, body,
-/// revocation ('' for none), expiry (unix ms), family id, now (unix ms).
+/// revocation ('' for none), absolute expiry (unix ms), family id, now (unix ms), sliding
+/// expiry, sign-in epoch.
 const PUT_SESSION: &str = r#"
 local held = redis.call('HGET', KEYS[1], 'gen')
 if held and tonumber(held) >= tonumber(ARGV[1]) then
@@ -33,7 +35,7 @@ if held and tonumber(held) >= tonumber(ARGV[1]) then
   return 0
 end
 local rev = redis.call('HGET', KEYS[1], 'rev')
-redis.call('HSET', KEYS[1], 'gen', ARGV[1], 'data', ARGV[2])
+redis.call('HSET', KEYS[1], 'gen', ARGV[1], 'data', ARGV[2], 'exp', ARGV[7], 'ep', ARGV[8])
 if not rev and ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'rev', ARGV[3]) end
 redis.call('PEXPIREAT', KEYS[1], ARGV[4])
 redis.call('SADD', KEYS[2], ARGV[5])
@@ -45,7 +47,8 @@ return 1
 "#;
 
 /// Compare-and-set on the generation. KEYS: family. ARGV: expected generation, new generation,
-/// body, revocation ('' for none), expiry. Answers 1 swapped, 0 conflict, -1 missing. A cached
+/// body, revocation ('' for none), absolute expiry, sliding expiry. Answers 1 swapped, 0
+/// conflict, -1 missing. A cached
 /// generation below the expected one is stale (the store moved on while the cache was away)
 /// and is replaced too; only a newer one, or a revocation, is a conflict.
 const UPDATE_SESSION: &str = r#"
@@ -54,10 +57,50 @@ if not held then return -1 end
 if tonumber(held) > tonumber(ARGV[1]) or redis.call('HEXISTS', KEYS[1], 'rev') == 1 then
   return 0
 end
-redis.call('HSET', KEYS[1], 'gen', ARGV[2], 'data', ARGV[3])
+redis.call('HSET', KEYS[1], 'gen', ARGV[2], 'data', ARGV[3], 'exp', ARGV[6])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'rev', ARGV[4]) end
 redis.call('PEXPIREAT', KEYS[1], ARGV[5])
 return 1
+"#;
+
+/// KEYS: the account's epoch counter. ARGV: now (unix ms). Answers an epoch above every
+/// earlier one and at least now, so that it also rises after Redis restarted empty.
+const NEXT_EPOCH: &str = r#"
+local epoch = redis.call('INCR', KEYS[1])
+if epoch < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1])
+  epoch = tonumber(ARGV[1])
+end
+return epoch
+"#;
+
+/// Revokes the account's families with an epoch below ARGV[3]. KEYS: index. ARGV: revocation,
+/// key prefix of the account's families, epoch.
+const REVOKE_OLDER: &str = r#"
+local revoked = {}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local key = ARGV[2] .. id
+  if redis.call('HEXISTS', key, 'rev') == 0 and redis.call('EXISTS', key) == 1
+     and tonumber(redis.call('HGET', key, 'ep') or '0') < tonumber(ARGV[3]) then
+    redis.call('HSET', key, 'rev', ARGV[1])
+    table.insert(revoked, id)
+  end
+end
+return revoked
+"#;
+
+/// The account's live families other than ARGV[3]. KEYS: index. ARGV: key prefix of the
+/// account's families, now (unix ms), the family to leave out.
+const OTHER_LIVE: &str = r#"
+local live = {}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local key = ARGV[1] .. id
+  if id ~= ARGV[3] and redis.call('EXISTS', key) == 1 and redis.call('HEXISTS', key, 'rev') == 0
+     and tonumber(redis.call('HGET', key, 'exp') or '0') > tonumber(ARGV[2]) then
+    table.insert(live, id)
+  end
+end
+return live
 "#;
 
 /// KEYS: family. ARGV: revocation.
@@ -107,11 +150,16 @@ struct Scripts {
     update: Script,
     revoke: Script,
     revoke_account: Script,
+    next_epoch: Script,
+    revoke_older: Script,
+    other_live: Script,
 }
 
 pub struct RedisCache {
     pool: Pool,
     prefix: String,
+    /// Events kept in the revocation stream.
+    retain: usize,
     options: Options,
     scripts: Scripts,
 }
@@ -129,6 +177,7 @@ impl RedisCache {
         prefix: &str,
         size: usize,
         timeout: Duration,
+        retain: usize,
     ) -> anyhow::Result<Self> {
         let mut config = Config::from_url(url)?;
         config.fail_fast = false;
@@ -158,9 +207,13 @@ impl RedisCache {
             update: Script::new(UPDATE_SESSION),
             revoke: Script::new(REVOKE_SESSION),
             revoke_account: Script::new(REVOKE_ACCOUNT),
+            next_epoch: Script::new(NEXT_EPOCH),
+            revoke_older: Script::new(REVOKE_OLDER),
+            other_live: Script::new(OTHER_LIVE),
         };
         Ok(RedisCache {
             pool,
+            retain,
             prefix: prefix.to_owned(),
             options,
             scripts,
@@ -185,6 +238,18 @@ impl RedisCache {
 
     fn identity_key(&self, provider: &str, subject: &str) -> String {
         format!("{}i:{provider}:{subject}", self.prefix)
+    }
+
+    fn nonce_key(&self, account: AccountId, nonce: &str) -> String {
+        format!("{}:n:{nonce}", self.account_tag(account))
+    }
+
+    fn epoch_key(&self, account: AccountId) -> String {
+        format!("{}:ep", self.account_tag(account))
+    }
+
+    fn stream_key(&self) -> String {
+        format!("{}revocations", self.prefix)
     }
 
     fn account_key(&self, account: AccountId) -> String {
@@ -214,6 +279,15 @@ impl RedisCache {
     }
 }
 
+fn decode_revoked(fields: &HashMap<String, String>) -> Option<Revoked> {
+    Some(Revoked {
+        account: AccountId(fields.get("a")?.parse().ok()?),
+        session: SessionId::parse(fields.get("s")?)?,
+        reason: RevokeReason::parse(fields.get("r")?)?,
+        at_ms: fields.get("t")?.parse().ok()?,
+    })
+}
+
 fn revocation_arg(r: Option<Revocation>) -> Value {
     r.map(|r| Value::from(encode_revocation(&r)))
         .unwrap_or_else(|| Value::from(""))
@@ -223,6 +297,147 @@ fn revocation_arg(r: Option<Revocation>) -> Value {
 impl Cache for RedisCache {
     async fn close(&self) {
         let _ = self.pool.quit().await;
+    }
+
+    async fn register_nonce(
+        &self,
+        account: AccountId,
+        nonce: &str,
+        session: &SessionId,
+        expires_ms: Millis,
+        now: Millis,
+    ) -> CacheResult<()> {
+        let ttl = Some(Expiration::PX((expires_ms - now).max(1)));
+        let key = self.nonce_key(account, nonce);
+        self.client()
+            .set::<(), _, _>(key, session.as_str(), ttl, None, false)
+            .await
+            .map_err(failed)
+    }
+
+    async fn consume_nonce(
+        &self,
+        account: AccountId,
+        nonce: &str,
+    ) -> CacheResult<Option<SessionId>> {
+        let taken: Option<String> = self
+            .client()
+            .getdel(self.nonce_key(account, nonce))
+            .await
+            .map_err(failed)?;
+        Ok(taken.and_then(|id| SessionId::parse(&id)))
+    }
+
+    async fn next_epoch(&self, account: AccountId, now: Millis) -> CacheResult<i64> {
+        let keys = vec![self.epoch_key(account)];
+        self.script(&self.scripts.next_epoch, keys, vec![Value::from(now)])
+            .await
+    }
+
+    async fn current_epoch(&self, account: AccountId) -> CacheResult<i64> {
+        let epoch: Option<i64> = self
+            .client()
+            .get(self.epoch_key(account))
+            .await
+            .map_err(failed)?;
+        Ok(epoch.unwrap_or(0))
+    }
+
+    async fn revoke_older(
+        &self,
+        account: AccountId,
+        epoch: i64,
+        revocation: Revocation,
+    ) -> CacheResult<Vec<SessionId>> {
+        let keys = vec![self.index_key(account)];
+        let prefix = format!("{}:s:", self.account_tag(account));
+        let args = vec![
+            revocation_arg(Some(revocation)),
+            Value::from(prefix),
+            Value::from(epoch),
+        ];
+        let ids: Vec<String> = self.script(&self.scripts.revoke_older, keys, args).await?;
+        Ok(ids.iter().filter_map(|id| SessionId::parse(id)).collect())
+    }
+
+    async fn other_live(
+        &self,
+        account: AccountId,
+        except: &SessionId,
+        now: Millis,
+    ) -> CacheResult<Vec<SessionId>> {
+        let keys = vec![self.index_key(account)];
+        let prefix = format!("{}:s:", self.account_tag(account));
+        let args = vec![
+            Value::from(prefix),
+            Value::from(now),
+            Value::from(except.as_str()),
+        ];
+        let ids: Vec<String> = self.script(&self.scripts.other_live, keys, args).await?;
+        Ok(ids.iter().filter_map(|id| SessionId::parse(id)).collect())
+    }
+
+    async fn append_revocations(&self, events: &[Revoked]) -> CacheResult<Vec<String>> {
+        let mut sequences = Vec::with_capacity(events.len());
+        for e in events {
+            let fields = vec![
+                ("a", e.account.0.to_string()),
+                ("s", e.session.as_str().to_owned()),
+                ("r", e.reason.as_str().to_owned()),
+                ("t", e.at_ms.to_string()),
+            ];
+            let cap = ("MAXLEN", "~", self.retain as i64);
+            let id: String = self
+                .client()
+                .xadd(self.stream_key(), false, cap, "*", fields)
+                .await
+                .map_err(failed)?;
+            sequences.push(id);
+        }
+        Ok(sequences)
+    }
+
+    async fn revocations_after(
+        &self,
+        after: &str,
+        count: usize,
+    ) -> CacheResult<Vec<(String, Revoked)>> {
+        let start = if after.is_empty() {
+            "-".to_owned()
+        } else {
+            format!("({after}")
+        };
+        let entries: Vec<(String, HashMap<String, String>)> = self
+            .client()
+            .xrange_values(self.stream_key(), start, "+", Some(count as u64))
+            .await
+            .map_err(failed)?;
+        Ok(entries
+            .into_iter()
+            .filter_map(|(id, f)| decode_revoked(&f).map(|e| (id, e)))
+            .collect())
+    }
+
+    async fn revocation_bounds(&self) -> CacheResult<Option<(String, String)>> {
+        let first: Vec<(String, HashMap<String, String>)> = self
+            .client()
+            .xrange_values(self.stream_key(), "-", "+", Some(1))
+            .await
+            .map_err(failed)?;
+        let last: Vec<(String, HashMap<String, String>)> = self
+            .client()
+            .xrevrange_values(self.stream_key(), "+", "-", Some(1))
+            .await
+            .map_err(failed)?;
+        Ok(first
+            .into_iter()
+            .next()
+            .map(|f| f.0)
+            .zip(last.into_iter().next().map(|l| l.0)))
+    }
+
+    fn shared(&self) -> bool {
+        true
     }
 
     async fn ping(&self) -> CacheResult<()> {
@@ -258,6 +473,8 @@ impl Cache for RedisCache {
             Value::from(s.absolute_ms),
             Value::from(s.id.as_str()),
             Value::from(now),
+            Value::from(s.expires_ms),
+            Value::from(s.epoch),
         ];
         let written: i64 = self.script(&self.scripts.put, keys, args).await?;
         Ok(written == 1)
@@ -271,6 +488,7 @@ impl Cache for RedisCache {
             Value::Bytes(encode_session(s).into()),
             revocation_arg(s.revoked),
             Value::from(s.absolute_ms),
+            Value::from(s.expires_ms),
         ];
         let answer: i64 = self.script(&self.scripts.update, keys, args).await?;
         Ok(match answer {

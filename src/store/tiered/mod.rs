@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use tokio::sync::Mutex as AsyncMutex;
 
+mod gate;
+
 use super::cache::{Cache, CacheError, Cas};
 use super::write_behind::{Record, WriteBehind};
 use super::{Account, Store};
