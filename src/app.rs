@@ -18,6 +18,7 @@ use crate::grpc::{self, GrpcParts};
 use crate::http::{self, HttpParts, body::Limits};
 use crate::service::{Parts, Service};
 use crate::store::cache::Cache;
+use crate::store::revocations::Hub;
 use crate::store::write_behind::{Drain, WriteBehind};
 use crate::store::{self, Store};
 use crate::telemetry::Metrics;
@@ -36,6 +37,7 @@ pub struct Running {
     actix: Option<std::thread::JoinHandle<()>>,
     store: Arc<dyn Store>,
     cache: Arc<dyn Cache>,
+    hub: Arc<Hub>,
     write_behind: WriteBehind,
     drain: Option<Drain>,
     drain_deadline: Duration,
@@ -124,6 +126,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         actix: Some(actix),
         store,
         cache: data.cache,
+        hub: data.hub.clone(),
         write_behind: data.tiered.write_behind().clone(),
         drain: Some(data.drain),
         drain_deadline: Duration::from_secs(config.write_behind.drain_timeout_secs),
@@ -216,6 +219,11 @@ async fn wait(mut stopped: watch::Receiver<bool>) {
 }
 
 impl Running {
+    /// The revocation hub, for embedding: what is published here reaches every subscriber.
+    pub fn revocations(&self) -> Arc<Hub> {
+        self.hub.clone()
+    }
+
     /// Writes everything the write-behind queue holds now; answers whether it all went.
     pub async fn flush_write_behind(&self) -> bool {
         self.write_behind.flush().await

@@ -81,7 +81,7 @@ pub async fn open_data(
     }));
     let hub = Hub::start(
         cache.clone(),
-        config.revocations.subscriber_buffer.max(1024),
+        config.revocations.subscriber_buffer,
         metrics.clone(),
     );
     Ok(Data {
