@@ -15,8 +15,13 @@ use tonic::transport::Channel;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let url = std::env::args().nth(1).unwrap_or_else(|| "http://127.0.0.1:9101".into());
-    let channel = Channel::from_shared(url)?.connect_timeout(Duration::from_secs(5)).connect().await?;
+    let url = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "http://127.0.0.1:9101".into());
+    let channel = Channel::from_shared(url)?
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await?;
     let client = TokenValidatorClient::new(channel);
     tokio::spawn(follow_revocations(client.clone()));
     validate_stdin(client).await?;
@@ -31,7 +36,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 async fn follow_revocations(mut client: TokenValidatorClient<Channel>) {
     let mut after = String::new();
     loop {
-        let request = WatchRevocationsRequest { after: after.clone() };
+        let request = WatchRevocationsRequest {
+            after: after.clone(),
+        };
         match client.watch_revocations(request).await {
             Ok(stream) => {
                 let mut stream = stream.into_inner();
@@ -54,15 +61,27 @@ async fn follow_revocations(mut client: TokenValidatorClient<Channel>) {
 }
 
 /// Sends every line of standard input as a validation on one stream and prints the answers.
-async fn validate_stdin(mut client: TokenValidatorClient<Channel>) -> Result<(), Box<dyn std::error::Error>> {
+async fn validate_stdin(
+    mut client: TokenValidatorClient<Channel>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let (tx, rx) = tokio::sync::mpsc::channel(256);
-    let mut answers = client.validate_stream(tokio_stream::wrappers::ReceiverStream::new(rx)).await?.into_inner();
+    let mut answers = client
+        .validate_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await?
+        .into_inner();
     tokio::spawn(async move {
         let mut lines = BufReader::new(tokio::io::stdin()).lines();
         let mut id = 0;
         while let Ok(Some(token)) = lines.next_line().await {
             id += 1;
-            if tx.send(ValidateRequest { id, token: token.trim().to_owned() }).await.is_err() {
+            if tx
+                .send(ValidateRequest {
+                    id,
+                    token: token.trim().to_owned(),
+                })
+                .await
+                .is_err()
+            {
                 break;
             }
         }
@@ -74,7 +93,11 @@ async fn validate_stdin(mut client: TokenValidatorClient<Channel>) -> Result<(),
                 answer.id, answer.account_id, answer.color, answer.zone, answer.session_id
             );
         } else {
-            println!("#{}: refused ({:?})", answer.id, Reason::try_from(answer.reason).unwrap_or_default());
+            println!(
+                "#{}: refused ({:?})",
+                answer.id,
+                Reason::try_from(answer.reason).unwrap_or_default()
+            );
         }
     }
     Ok(())
