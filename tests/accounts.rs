@@ -189,15 +189,7 @@ async fn unknown_user_and_wrong_password_answer_alike(backend: Backend) {
     assert_eq!((s1, s2), (401, 401));
     assert_eq!(wrong, unknown);
     assert_eq!(wrong["reason"], "AUTH_FAILED");
-    let metrics = app
-        .http
-        .get(app.internal_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"lares_security_events_total{event="login_failed"} 2"#),
         "{metrics}"
@@ -233,15 +225,7 @@ async fn retired_credential_fails_and_late_reuse_revokes_the_family(backend: Bac
         (401, Some("SESSION_ILLEGAL")),
         "family revoked"
     );
-    let metrics = app
-        .http
-        .get(app.internal_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"lares_security_events_total{event="session_reuse"} 1"#),
         "{metrics}"

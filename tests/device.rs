@@ -107,15 +107,7 @@ async fn a_storm_of_new_devices_is_group_committed(backend: Backend) {
         "every acknowledged account is stored"
     );
 
-    let metrics = app
-        .http
-        .get(app.internal_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     let value = |name: &str| -> f64 {
         let line = metrics
             .lines()
@@ -159,15 +151,7 @@ async fn sign_ins_are_written_behind(backend: Backend) {
 
     let (status, _) = app.post("/accounts/v1/refresh", session_body(&info)).await;
     assert_eq!(status, 200);
-    let metrics = app
-        .http
-        .get(app.internal_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     for name in [
         "lares_write_behind_depth ",
         "lares_write_behind_batch_size_count",

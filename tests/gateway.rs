@@ -344,12 +344,7 @@ async fn subscribers_resume_without_gaps(backend: Backend) {
 async fn access_tokens_verify_against_the_jwks(backend: Backend) {
     let app = TestApp::start(backend).await;
     let info = device_login(&app, "access-device").await;
-    let jwks = app
-        .http
-        .get(app.internal_url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap();
+    let jwks = app.get(app.internal_url("/.well-known/jwks.json")).await;
     assert!(
         jwks.headers()["content-type"]
             .to_str()
@@ -668,15 +663,7 @@ async fn a_subscriber_that_never_reads_is_dropped() {
         }
     }
     let metrics = || async {
-        let text = app
-            .http
-            .get(app.internal_url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = app.metrics().await;
         text.lines()
             .find(|l| l.starts_with("lares_revocation_subscribers_dropped_total"))
             .map(str::to_owned)

@@ -16,7 +16,7 @@ for_each_store!(
 async fn health_metrics_and_grpc_health(backend: Backend) {
     let app = TestApp::start(backend).await;
     for path in ["/health/live", "/health/ready"] {
-        let response = app.http.get(app.internal_url(path)).send().await.unwrap();
+        let response = app.get(app.internal_url(path)).await;
         assert_eq!(response.status(), 200, "{path}");
     }
     app.register("metered").await;
@@ -33,12 +33,7 @@ async fn health_metrics_and_grpc_health(backend: Backend) {
         .await
         .unwrap();
 
-    let response = app
-        .http
-        .get(app.internal_url("/metrics"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get(app.internal_url("/metrics")).await;
     assert!(
         response.headers()["content-type"]
             .to_str()
@@ -139,31 +134,16 @@ async fn saturated_hash_pool_answers_unavailable_with_retry_after(backend: Backe
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_follows_the_store() {
     let app = TestApp::start(Backend::Postgres).await;
-    let ready = app
-        .http
-        .get(app.internal_url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let ready = app.get(app.internal_url("/health/ready")).await;
     assert_eq!(ready.status(), 200);
     app.db.drop_db().await;
-    let ready = app
-        .http
-        .get(app.internal_url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let ready = app.get(app.internal_url("/health/ready")).await;
     assert_eq!(ready.status(), 503);
     assert_eq!(
         ready.json::<serde_json::Value>().await.unwrap()["reason"],
         "UNAVAILABLE"
     );
-    let live = app
-        .http
-        .get(app.internal_url("/health/live"))
-        .send()
-        .await
-        .unwrap();
+    let live = app.get(app.internal_url("/health/live")).await;
     assert_eq!(live.status(), 200, "liveness does not depend on the store");
     app.stop().await;
 }
@@ -171,12 +151,7 @@ async fn readiness_follows_the_store() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dev_ping_answers_only_in_the_dev_profile() {
     let app = TestApp::start_with(Backend::Sqlite, |c| c.label.profile = Profile::Test).await;
-    let response = app
-        .http
-        .get(app.url("/accounts/v1/dev/ping?message=hi"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get(app.url("/accounts/v1/dev/ping?message=hi")).await;
     assert_eq!(response.status(), 404);
     let err = app
         .grpc()
@@ -189,11 +164,8 @@ async fn dev_ping_answers_only_in_the_dev_profile() {
 
     let app = TestApp::start(Backend::Sqlite).await;
     let response = app
-        .http
         .get(app.url("/accounts/v1/dev/ping?message=hi+there"))
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         response.json::<serde_json::Value>().await.unwrap()["message"],
@@ -204,15 +176,7 @@ async fn dev_ping_answers_only_in_the_dev_profile() {
 
 /// Reads one gauge or counter value from the metrics text.
 async fn metric(app: &TestApp, name: &str) -> f64 {
-    let text = app
-        .http
-        .get(app.internal_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     let line = text
         .lines()
         .find(|l| l.starts_with(name))

@@ -280,6 +280,22 @@ impl TestApp {
         body
     }
 
+    /// GETs a URL (see [`TestApp::url`] and [`TestApp::internal_url`]).
+    pub async fn get(&self, url: String) -> reqwest::Response {
+        self.http.get(url).send().await.unwrap()
+    }
+
+    /// The internal `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        let response = self
+            .http
+            .get(self.internal_url("/metrics"))
+            .send()
+            .await
+            .unwrap();
+        response.text().await.unwrap()
+    }
+
     /// Waits until everything written behind so far is in the store.
     pub async fn settle(&self) {
         assert!(

@@ -84,6 +84,35 @@ impl MemoryCache {
         }
     }
 
+    /// The ids of the account's cached families.
+    fn families(&self, account: AccountId) -> Vec<SessionId> {
+        let ids = self
+            .by_account
+            .get(&account)
+            .map(|s| s.iter().cloned().collect());
+        ids.unwrap_or_default()
+    }
+
+    /// Marks revoked the account's live families that `which` selects; answers their ids.
+    fn revoke_where(
+        &self,
+        account: AccountId,
+        revocation: Revocation,
+        which: impl Fn(&Session) -> bool,
+    ) -> Vec<SessionId> {
+        let mut revoked = Vec::new();
+        for id in self.families(account) {
+            if let Some(mut held) = self.sessions.get_mut(&id)
+                && held.revoked.is_none()
+                && which(&held)
+            {
+                held.revoked = Some(revocation);
+                revoked.push(id);
+            }
+        }
+        revoked
+    }
+
     fn unindex(&self, account: AccountId, id: &SessionId) {
         if let Entry::Occupied(mut set) = self.by_account.entry(account) {
             set.get_mut().remove(id);
@@ -179,21 +208,7 @@ impl Cache for MemoryCache {
         account: AccountId,
         revocation: Revocation,
     ) -> CacheResult<Vec<SessionId>> {
-        let ids: Vec<SessionId> = self
-            .by_account
-            .get(&account)
-            .map(|s| s.iter().cloned().collect())
-            .unwrap_or_default();
-        let mut revoked = Vec::new();
-        for id in ids {
-            if let Some(mut held) = self.sessions.get_mut(&id)
-                && held.revoked.is_none()
-            {
-                held.revoked = Some(revocation);
-                revoked.push(id);
-            }
-        }
-        Ok(revoked)
+        Ok(self.revoke_where(account, revocation, |_| true))
     }
 
     async fn identity(&self, provider: &str, subject: &str) -> CacheResult<Option<AccountId>> {
@@ -288,22 +303,7 @@ impl Cache for MemoryCache {
         epoch: i64,
         revocation: Revocation,
     ) -> CacheResult<Vec<SessionId>> {
-        let ids: Vec<SessionId> = self
-            .by_account
-            .get(&account)
-            .map(|s| s.iter().cloned().collect())
-            .unwrap_or_default();
-        let mut revoked = Vec::new();
-        for id in ids {
-            if let Some(mut held) = self.sessions.get_mut(&id)
-                && held.revoked.is_none()
-                && held.epoch < epoch
-            {
-                held.revoked = Some(revocation);
-                revoked.push(id);
-            }
-        }
-        Ok(revoked)
+        Ok(self.revoke_where(account, revocation, |s| s.epoch < epoch))
     }
 
     async fn other_live(
@@ -312,11 +312,7 @@ impl Cache for MemoryCache {
         except: &SessionId,
         now: Millis,
     ) -> CacheResult<Vec<SessionId>> {
-        let ids: Vec<SessionId> = self
-            .by_account
-            .get(&account)
-            .map(|s| s.iter().cloned().collect())
-            .unwrap_or_default();
+        let ids = self.families(account);
         let live = ids.into_iter().filter(|id| id != except).filter(|id| {
             self.sessions
                 .get(id)
