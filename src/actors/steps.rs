@@ -10,6 +10,8 @@ use crate::domain::ids::{AccountId, SessionId};
 use crate::domain::session::{Revocation, RevokeReason, Revoked, Session, Verdict};
 use crate::domain::token::gate_token;
 use crate::domain::{Error, Reason, Result};
+use crate::proto::gate::AuthToken;
+use crate::store::cache::Nonce;
 
 /// The outcome of a step, with the family to cache afterwards (if any).
 pub type Step<T> = (Result<T>, Option<Session>);
@@ -23,16 +25,19 @@ pub async fn open(deps: &SessionDeps, account: AccountId, color: String) -> Step
             Err(err) => return (Err(err), None),
         };
     }
-    if let Err(err) = deps.data.insert(&session).await {
+    // The token's nonce is registered with the family, in one step.
+    let claims = token_claims(deps, account, &color, now);
+    let nonce = Nonce {
+        value: &claims.rand,
+        expires_ms: claims.timeout * 1000,
+    };
+    if let Err(err) = deps.data.insert(&session, Some(nonce)).await {
         return (Err(err), None);
     }
     if let Err(err) = single_session(deps, &mut session).await {
         return (Err(err), Some(session));
     }
-    let token = match seal_token(deps, &session, &color, now).await {
-        Ok(token) => token,
-        Err(err) => return (Err(err), Some(session)),
-    };
+    let token = (deps.tokens.seal(&claims), now + deps.token_ttl_ms);
     let issued = Issued {
         session_expires_ms: session.expires_ms,
         token: Some(token),
@@ -106,20 +111,15 @@ async fn announce(
     deps.hub.publish(events.collect()).await;
 }
 
-/// Seals a handshake token for the family and registers its nonce, so that validation can
-/// accept it once and name its session.
-async fn seal_token(
-    deps: &SessionDeps,
-    session: &Session,
-    color: &str,
-    now: i64,
-) -> Result<(String, i64)> {
-    let expires_ms = now + deps.token_ttl_ms;
-    let claims = gate_token(session.account.0, color, deps.zone, expires_ms / 1000);
-    deps.data
-        .register_nonce(session.account, &claims.rand, &session.id, expires_ms)
-        .await?;
-    Ok((deps.tokens.seal(&claims), expires_ms))
+/// The claims of a new handshake token; its nonce must be registered before it is handed out,
+/// so that validation can accept it once and name its session.
+fn token_claims(deps: &SessionDeps, account: AccountId, color: &str, now: i64) -> AuthToken {
+    gate_token(
+        account.0,
+        color,
+        deps.zone,
+        (now + deps.token_ttl_ms) / 1000,
+    )
 }
 
 /// The account's own colour, looked up when the actor does not know it yet.
@@ -207,15 +207,17 @@ pub async fn rotate(
         let now = deps.clock.now_ms();
         let expected = session.generation;
         let credential = session.rotate(&deps.secrets, &deps.policy, now);
-        match deps.data.update(&session, expected).await {
+        let claims = msg
+            .token
+            .is_some()
+            .then(|| token_claims(deps, account, &color, now));
+        let nonce = claims.as_ref().map(|c| Nonce {
+            value: &c.rand,
+            expires_ms: c.timeout * 1000,
+        });
+        match deps.data.update(&session, expected, nonce).await {
             Ok(true) => {
-                let token = match msg.token.is_some() {
-                    true => match seal_token(deps, &session, &color, now).await {
-                        Ok(token) => Some(token),
-                        Err(err) => return (Err(err), Some(session)),
-                    },
-                    false => None,
-                };
+                let token = claims.map(|c| (deps.tokens.seal(&c), now + deps.token_ttl_ms));
                 let expires = session.expires_ms;
                 let issued = Issued {
                     credential,

@@ -58,8 +58,8 @@ impl Service {
             return refuse(Reason::WrongZone);
         }
         let account = AccountId(claims.account_id);
-        let session_id = match deps.data.consume_nonce(account, &claims.rand).await {
-            Ok(Some(session)) => session,
+        let taken = match deps.data.take_nonce(account, &claims.rand).await {
+            Ok(Some(taken)) => taken,
             Ok(None) => {
                 deps.metrics.security_event("token_replayed");
                 tracing::info!(target: "lares::security", event = "token_replayed", %account);
@@ -71,18 +71,17 @@ impl Service {
             }
         };
         let now = deps.clock.now_ms();
-        let live = match deps.data.session(account, &session_id).await {
-            Ok(Some(s)) => s.revoked.is_none() && now < s.expires_ms,
-            _ => false,
-        };
+        let live = taken
+            .family
+            .as_ref()
+            .is_some_and(|s| s.revoked.is_none() && now < s.expires_ms);
         if !live {
             return refuse(Reason::SessionRevoked);
         }
-        if let Ok(Some(found)) = deps.data.account(account).await
-            && found.is_banned(now)
-        {
+        if taken.account.as_ref().is_some_and(|a| a.is_banned(now)) {
             return refuse(Reason::AccountBanned);
         }
+        let session_id = taken.session;
         ValidateResponse {
             id: 0,
             valid: true,

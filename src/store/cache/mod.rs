@@ -133,8 +133,83 @@ pub trait Cache: Send + Sync + 'static {
     /// True when several nodes share this cache (and its revocation log).
     fn shared(&self) -> bool;
 
+    /// [`Cache::put_session`], and when written, [`Cache::register_nonce`] for it: in one round
+    /// trip where the cache can.
+    async fn put_session_with_nonce(
+        &self,
+        session: &Session,
+        now: Millis,
+        nonce: Nonce<'_>,
+    ) -> CacheResult<bool> {
+        let written = self.put_session(session, now).await?;
+        if written {
+            self.register_nonce(
+                session.account,
+                nonce.value,
+                &session.id,
+                nonce.expires_ms,
+                now,
+            )
+            .await?;
+        }
+        Ok(written)
+    }
+
+    /// [`Cache::update_session`], and when swapped, [`Cache::register_nonce`] for it: in one
+    /// round trip where the cache can.
+    async fn update_session_with_nonce(
+        &self,
+        session: &Session,
+        expected: i64,
+        nonce: Nonce<'_>,
+        now: Millis,
+    ) -> CacheResult<Cas> {
+        let swapped = self.update_session(session, expected).await?;
+        if swapped == Cas::Swapped {
+            self.register_nonce(
+                session.account,
+                nonce.value,
+                &session.id,
+                nonce.expires_ms,
+                now,
+            )
+            .await?;
+        }
+        Ok(swapped)
+    }
+
+    /// Consumes a nonce and reads what validation needs next, the family and the account: in
+    /// one round trip where the cache can. `None` when the nonce is not (or no longer) here.
+    async fn take_nonce(&self, account: AccountId, nonce: &str) -> CacheResult<Option<Taken>> {
+        let Some(session) = self.consume_nonce(account, nonce).await? else {
+            return Ok(None);
+        };
+        let family = self.session(account, &session).await?;
+        let summary = self.account(account).await?;
+        Ok(Some(Taken {
+            session,
+            family,
+            account: summary,
+        }))
+    }
+
     /// Closes connections at shutdown.
     async fn close(&self) {}
+}
+
+/// A handshake-token nonce to register with a family.
+#[derive(Debug, Clone, Copy)]
+pub struct Nonce<'a> {
+    pub value: &'a str,
+    pub expires_ms: Millis,
+}
+
+/// A consumed nonce, with the family and account as the cache had them.
+#[derive(Debug, Clone)]
+pub struct Taken {
+    pub session: SessionId,
+    pub family: Option<Session>,
+    pub account: Option<Account>,
 }
 
 /// Orders sequences (`<milliseconds>-<counter>`, as Redis streams write them).

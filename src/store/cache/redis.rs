@@ -16,7 +16,7 @@ use fred::types::{Builder, Expiration, Value};
 use super::codec::{
     decode_account, decode_session, encode_account, encode_revocation, encode_session,
 };
-use super::{Cache, CacheError, CacheResult, Cas, LOOKUP_TTL_SECS};
+use super::{Cache, CacheError, CacheResult, Cas, LOOKUP_TTL_SECS, Nonce, Taken};
 use crate::domain::clock::Millis;
 use crate::domain::ids::{AccountId, SessionId};
 use crate::domain::session::{Revocation, RevokeReason, Revoked, Session};
@@ -25,7 +25,8 @@ use crate::store::Account;
 /// Writes a family unless the same or a newer generation is cached; keeps a revocation either
 /// way; indexes the family under its account. KEYS: family, index. ARGV: generation, body,
 /// revocation ('' for none), absolute expiry (unix ms), family id, now (unix ms), sliding
-/// expiry, sign-in epoch.
+/// expiry, sign-in epoch; optionally a token nonce key ('' for none) and its lifetime (ms), set
+/// only when the family is written (the nonce key shares the account's hash tag).
 const PUT_SESSION: &str = r#"
 local held = redis.call('HGET', KEYS[1], 'gen')
 if held and tonumber(held) >= tonumber(ARGV[1]) then
@@ -43,11 +44,15 @@ local ttl = redis.call('PTTL', KEYS[2])
 if ttl < 0 or tonumber(ARGV[6]) + ttl < tonumber(ARGV[4]) then
   redis.call('PEXPIREAT', KEYS[2], ARGV[4])
 end
+if ARGV[9] and ARGV[9] ~= '' then
+  redis.call('SET', ARGV[9], ARGV[5], 'PX', ARGV[10])
+end
 return 1
 "#;
 
 /// Compare-and-set on the generation. KEYS: family. ARGV: expected generation, new generation,
-/// body, revocation ('' for none), absolute expiry, sliding expiry. Answers 1 swapped, 0
+/// body, revocation ('' for none), absolute expiry, sliding expiry; optionally a token nonce
+/// key, the family id and the nonce's lifetime (ms), set only when swapped. Answers 1 swapped, 0
 /// conflict, -1 missing. A cached
 /// generation below the expected one is stale (the store moved on while the cache was away)
 /// and is replaced too; only a newer one, or a revocation, is a conflict.
@@ -60,7 +65,21 @@ end
 redis.call('HSET', KEYS[1], 'gen', ARGV[2], 'data', ARGV[3], 'exp', ARGV[6])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'rev', ARGV[4]) end
 redis.call('PEXPIREAT', KEYS[1], ARGV[5])
+if ARGV[7] and ARGV[7] ~= '' then
+  redis.call('SET', ARGV[7], ARGV[8], 'PX', ARGV[9])
+end
 return 1
+"#;
+
+/// Consumes a token nonce and reads the family it names and the account, in one round trip.
+/// KEYS: nonce, account summary. ARGV: key prefix of the account's families.
+const TAKE_NONCE: &str = r#"
+local sid = redis.call('GET', KEYS[1])
+if not sid then return false end
+redis.call('DEL', KEYS[1])
+local f = redis.call('HMGET', ARGV[1] .. sid, 'gen', 'data', 'rev')
+local a = redis.call('GET', KEYS[2])
+return {sid, f[1] or false, f[2] or false, f[3] or false, a or false}
 "#;
 
 /// KEYS: the account's epoch counter. ARGV: now (unix ms). Answers an epoch above every
@@ -153,6 +172,7 @@ struct Scripts {
     next_epoch: Script,
     revoke_older: Script,
     other_live: Script,
+    take_nonce: Script,
 }
 
 pub struct RedisCache {
@@ -210,6 +230,7 @@ impl RedisCache {
             next_epoch: Script::new(NEXT_EPOCH),
             revoke_older: Script::new(REVOKE_OLDER),
             other_live: Script::new(OTHER_LIVE),
+            take_nonce: Script::new(TAKE_NONCE),
         };
         Ok(RedisCache {
             pool,
@@ -254,6 +275,60 @@ impl RedisCache {
 
     fn account_key(&self, account: AccountId) -> String {
         format!("{}:acct", self.account_tag(account))
+    }
+
+    /// Runs `PUT_SESSION`, with a nonce to register when the family is written.
+    async fn put(&self, s: &Session, now: Millis, nonce: Option<Nonce<'_>>) -> CacheResult<bool> {
+        let keys = vec![
+            self.session_key(s.account, &s.id),
+            self.index_key(s.account),
+        ];
+        let mut args = vec![
+            Value::from(s.generation),
+            Value::Bytes(encode_session(s).into()),
+            revocation_arg(s.revoked),
+            Value::from(s.absolute_ms),
+            Value::from(s.id.as_str()),
+            Value::from(now),
+            Value::from(s.expires_ms),
+            Value::from(s.epoch),
+        ];
+        if let Some(nonce) = nonce {
+            args.push(Value::from(self.nonce_key(s.account, nonce.value)));
+            args.push(Value::from((nonce.expires_ms - now).max(1)));
+        }
+        let written: i64 = self.script(&self.scripts.put, keys, args).await?;
+        Ok(written == 1)
+    }
+
+    /// Runs `UPDATE_SESSION`, with a nonce to register when the family is swapped.
+    async fn update(
+        &self,
+        s: &Session,
+        expected: i64,
+        nonce: Option<Nonce<'_>>,
+        now: Millis,
+    ) -> CacheResult<Cas> {
+        let keys = vec![self.session_key(s.account, &s.id)];
+        let mut args = vec![
+            Value::from(expected),
+            Value::from(s.generation),
+            Value::Bytes(encode_session(s).into()),
+            revocation_arg(s.revoked),
+            Value::from(s.absolute_ms),
+            Value::from(s.expires_ms),
+        ];
+        if let Some(nonce) = nonce {
+            args.push(Value::from(self.nonce_key(s.account, nonce.value)));
+            args.push(Value::from(s.id.as_str()));
+            args.push(Value::from((nonce.expires_ms - now).max(1)));
+        }
+        let answer: i64 = self.script(&self.scripts.update, keys, args).await?;
+        Ok(match answer {
+            1 => Cas::Swapped,
+            0 => Cas::Conflict,
+            _ => Cas::Missing,
+        })
     }
 
     /// Runs a script by hash, loading it on first use.
@@ -462,40 +537,73 @@ impl Cache for RedisCache {
     }
 
     async fn put_session(&self, s: &Session, now: Millis) -> CacheResult<bool> {
-        let keys = vec![
-            self.session_key(s.account, &s.id),
-            self.index_key(s.account),
-        ];
-        let args = vec![
-            Value::from(s.generation),
-            Value::Bytes(encode_session(s).into()),
-            revocation_arg(s.revoked),
-            Value::from(s.absolute_ms),
-            Value::from(s.id.as_str()),
-            Value::from(now),
-            Value::from(s.expires_ms),
-            Value::from(s.epoch),
-        ];
-        let written: i64 = self.script(&self.scripts.put, keys, args).await?;
-        Ok(written == 1)
+        self.put(s, now, None).await
+    }
+
+    async fn put_session_with_nonce(
+        &self,
+        s: &Session,
+        now: Millis,
+        nonce: Nonce<'_>,
+    ) -> CacheResult<bool> {
+        self.put(s, now, Some(nonce)).await
     }
 
     async fn update_session(&self, s: &Session, expected: i64) -> CacheResult<Cas> {
-        let keys = vec![self.session_key(s.account, &s.id)];
-        let args = vec![
-            Value::from(expected),
-            Value::from(s.generation),
-            Value::Bytes(encode_session(s).into()),
-            revocation_arg(s.revoked),
-            Value::from(s.absolute_ms),
-            Value::from(s.expires_ms),
-        ];
-        let answer: i64 = self.script(&self.scripts.update, keys, args).await?;
-        Ok(match answer {
-            1 => Cas::Swapped,
-            0 => Cas::Conflict,
-            _ => Cas::Missing,
-        })
+        self.update(s, expected, None, 0).await
+    }
+
+    async fn update_session_with_nonce(
+        &self,
+        s: &Session,
+        expected: i64,
+        nonce: Nonce<'_>,
+        now: Millis,
+    ) -> CacheResult<Cas> {
+        self.update(s, expected, Some(nonce), now).await
+    }
+
+    async fn take_nonce(&self, account: AccountId, nonce: &str) -> CacheResult<Option<Taken>> {
+        let keys = vec![self.nonce_key(account, nonce), self.account_key(account)];
+        let prefix = format!("{}:s:", self.account_tag(account));
+        let reply: Value = self
+            .script(&self.scripts.take_nonce, keys, vec![Value::from(prefix)])
+            .await?;
+        let Value::Array(parts) = reply else {
+            return Ok(None);
+        };
+        let text = |v: &Value| {
+            v.as_bytes()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+        };
+        let Some(session) = parts
+            .first()
+            .and_then(text)
+            .and_then(|id| SessionId::parse(&id))
+        else {
+            return Ok(None);
+        };
+        let generation = parts
+            .get(1)
+            .and_then(text)
+            .and_then(|g| g.parse::<i64>().ok());
+        let body = parts.get(2).and_then(|v| v.as_bytes().map(<[u8]>::to_vec));
+        let revoked = parts.get(3).and_then(text);
+        let family = match (generation, body) {
+            (Some(generation), Some(body)) => {
+                decode_session(&session, generation, &body, revoked.as_deref())
+            }
+            _ => None,
+        };
+        let summary = parts
+            .get(4)
+            .and_then(|v| v.as_bytes())
+            .and_then(decode_account);
+        Ok(Some(Taken {
+            session,
+            family,
+            account: summary,
+        }))
     }
 
     async fn revoke_session(

@@ -11,51 +11,39 @@ use crate::domain::Result;
 use crate::domain::clock::Millis;
 use crate::domain::ids::{AccountId, SessionId};
 use crate::domain::session::{Revocation, RevokeReason};
+use crate::store::cache::Taken;
 use crate::store::write_behind::Record;
 
 impl Tiered {
-    /// Registers the nonce of a token issued for family `session`, until `expires_ms`.
-    pub async fn register_nonce(
-        &self,
-        account: AccountId,
-        nonce: &str,
-        session: &SessionId,
-        expires_ms: Millis,
-    ) -> Result<()> {
-        let now = self.clock.now_ms();
+    /// Consumes a nonce; answers, the first time only, the family it was issued for and the
+    /// account, as the cache (or else the store) has them.
+    pub async fn take_nonce(&self, account: AccountId, nonce: &str) -> Result<Option<Taken>> {
         if self.cache_usable().await {
-            match self
-                .cache
-                .register_nonce(account, nonce, session, expires_ms, now)
-                .await
-            {
-                Ok(()) => return Ok(()),
-                Err(err) => self.cache_failed(&err),
-            }
-        }
-        Ok(self
-            .store
-            .register_nonce(nonce, account, session, expires_ms)
-            .await?)
-    }
-
-    /// Consumes a nonce; answers its family the first time, `None` ever after.
-    pub async fn consume_nonce(
-        &self,
-        account: AccountId,
-        nonce: &str,
-    ) -> Result<Option<SessionId>> {
-        if self.cache_usable().await {
-            match self.cache.consume_nonce(account, nonce).await {
-                Ok(Some(session)) => return Ok(Some(session)),
+            match self.cache.take_nonce(account, nonce).await {
+                Ok(Some(mut taken)) => {
+                    if taken.family.is_none() {
+                        taken.family = self.session(account, &taken.session).await?;
+                    }
+                    if taken.account.is_none() {
+                        taken.account = self.account(account).await?;
+                    }
+                    return Ok(Some(taken));
+                }
                 Ok(None) => {}
                 Err(err) => self.cache_failed(&err),
             }
         }
-        Ok(self
-            .store
-            .consume_nonce(nonce, account, self.clock.now_ms())
-            .await?)
+        let now = self.clock.now_ms();
+        let Some(session) = self.store.consume_nonce(nonce, account, now).await? else {
+            return Ok(None);
+        };
+        let family = self.session(account, &session).await?;
+        let account = self.account(account).await?;
+        Ok(Some(Taken {
+            session,
+            family,
+            account,
+        }))
     }
 
     /// The account's next sign-in epoch.

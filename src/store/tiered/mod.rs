@@ -15,7 +15,7 @@ use tokio::sync::Mutex as AsyncMutex;
 
 mod gate;
 
-use super::cache::{Cache, CacheError, Cas};
+use super::cache::{Cache, CacheError, Cas, Nonce};
 use super::write_behind::{Record, WriteBehind};
 use super::{Account, Store};
 use crate::domain::Result;
@@ -275,9 +275,14 @@ impl Tiered {
 
     /// Stores a new family: in the cache and behind it in the store, or in the store at once
     /// when the cache is away.
-    pub async fn insert(&self, session: &Session) -> Result<()> {
+    pub async fn insert(&self, session: &Session, nonce: Option<Nonce<'_>>) -> Result<()> {
+        let now = self.clock.now_ms();
         if self.cache_usable().await {
-            match self.cache.put_session(session, self.clock.now_ms()).await {
+            let put = match nonce {
+                Some(nonce) => self.cache.put_session_with_nonce(session, now, nonce).await,
+                None => self.cache.put_session(session, now).await,
+            };
+            match put {
                 Ok(_) => {
                     self.write_behind.push(Record::Session(session.clone()));
                     return Ok(());
@@ -285,18 +290,41 @@ impl Tiered {
                 Err(err) => self.cache_failed(&err),
             }
         }
-        Ok(self.store.insert_session(session).await?)
+        self.store.insert_session(session).await?;
+        if let Some(nonce) = nonce {
+            self.store
+                .register_nonce(nonce.value, session.account, &session.id, nonce.expires_ms)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Replaces a family if nobody changed it since generation `expected`; answers whether it
     /// was replaced.
-    pub async fn update(&self, session: &Session, expected: i64) -> Result<bool> {
+    pub async fn update(
+        &self,
+        session: &Session,
+        expected: i64,
+        nonce: Option<Nonce<'_>>,
+    ) -> Result<bool> {
+        let now = self.clock.now_ms();
         if self.cache_usable().await {
-            let swapped = match self.cache.update_session(session, expected).await {
+            let swapped = match nonce {
+                Some(nonce) => {
+                    self.cache
+                        .update_session_with_nonce(session, expected, nonce, now)
+                        .await
+                }
+                None => self.cache.update_session(session, expected).await,
+            };
+            let swapped = match swapped {
                 Ok(Cas::Swapped) => Ok(true),
                 Ok(Cas::Conflict) => Ok(false),
                 // The cache lost the family: put it back unless a racer already did.
-                Ok(Cas::Missing) => self.cache.put_session(session, self.clock.now_ms()).await,
+                Ok(Cas::Missing) => match nonce {
+                    Some(nonce) => self.cache.put_session_with_nonce(session, now, nonce).await,
+                    None => self.cache.put_session(session, now).await,
+                },
                 Err(err) => Err(err),
             };
             match swapped {
@@ -312,6 +340,11 @@ impl Tiered {
         let swapped = self.store.update_session(session, expected).await?;
         if swapped {
             self.mark_dirty(session.account, &session.id);
+            if let Some(nonce) = nonce {
+                self.store
+                    .register_nonce(nonce.value, session.account, &session.id, nonce.expires_ms)
+                    .await?;
+            }
         }
         Ok(swapped)
     }
