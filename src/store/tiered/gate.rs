@@ -8,7 +8,6 @@
 
 use super::Tiered;
 use crate::domain::Result;
-use crate::domain::clock::Millis;
 use crate::domain::ids::{AccountId, SessionId};
 use crate::domain::session::{Revocation, RevokeReason};
 use crate::store::cache::Taken;
