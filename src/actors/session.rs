@@ -4,9 +4,8 @@
 //! source of truth; the actor keeps the families it has seen and re-reads one whenever the
 //! cached copy disagrees with what is presented or fails a compare-and-set.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use actix::prelude::*;
 use dashmap::DashMap;
@@ -63,20 +62,38 @@ pub struct Logout {
     pub all: bool,
 }
 
-/// Registry entries: the actor's start sequence number and address.
-pub type Registry = DashMap<AccountId, (u64, Addr<SessionActor>)>;
+/// A running actor as the registry knows it. The registry holds the only lasting address, so
+/// removing the entry (the idle sweep does) stops the actor once its last message is answered.
+pub struct Entry {
+    /// Start sequence number, so a stopping actor never removes its successor.
+    pub seq: u64,
+    pub addr: Addr<SessionActor>,
+    /// When a message was last sent or answered, by the injected clock.
+    pub last_active_ms: AtomicI64,
+}
+
+impl Entry {
+    pub fn touch(&self, now_ms: i64) {
+        self.last_active_ms.fetch_max(now_ms, Ordering::Relaxed);
+    }
+
+    pub fn last_active(&self) -> i64 {
+        self.last_active_ms.load(Ordering::Relaxed)
+    }
+}
+
+/// Registry from account id to its running actor.
+pub type Registry = DashMap<AccountId, Entry>;
 
 pub struct SessionActor {
     account: AccountId,
     seq: u64,
     deps: Arc<SessionDeps>,
     registry: Arc<Registry>,
-    sessions: HashMap<SessionId, Session>,
+    /// Families seen lately, most recent first; few per account, so a short list.
+    sessions: Vec<Session>,
     /// The account's own colour (none, or one), once known.
     account_color: Option<Option<String>>,
-    /// When the last message arrived, by the injected clock.
-    last_active_ms: i64,
-    idle: Duration,
 }
 
 impl SessionActor {
@@ -85,45 +102,33 @@ impl SessionActor {
         seq: u64,
         deps: Arc<SessionDeps>,
         registry: Arc<Registry>,
-        idle: Duration,
     ) -> Self {
-        let last_active_ms = deps.clock.now_ms();
-        let sessions = HashMap::new();
         SessionActor {
             account,
             seq,
             deps,
             registry,
-            sessions,
+            sessions: Vec::new(),
             account_color: None,
-            last_active_ms,
-            idle,
         }
     }
 
-    fn touch(&mut self) {
-        self.last_active_ms = self.deps.clock.now_ms();
+    fn cached(&self, id: &SessionId) -> Option<Session> {
+        self.sessions.iter().find(|s| &s.id == id).cloned()
     }
 }
 
 impl Actor for SessionActor {
     type Context = Context<Self>;
 
-    fn started(&mut self, ctx: &mut Self::Context) {
+    fn started(&mut self, _ctx: &mut Self::Context) {
         self.deps.metrics.live_actors.inc();
-        let tick = (self.idle / 2).clamp(Duration::from_millis(100), Duration::from_secs(30));
-        ctx.run_interval(tick, |act, ctx| {
-            let idle_ms = act.deps.clock.now_ms() - act.last_active_ms;
-            if idle_ms >= act.idle.as_millis() as i64 {
-                ctx.stop();
-            }
-        });
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
         self.deps.metrics.live_actors.dec();
         self.registry
-            .remove_if(&self.account, |_, (seq, _)| *seq == self.seq);
+            .remove_if(&self.account, |_, entry| entry.seq == self.seq);
     }
 }
 
@@ -131,7 +136,6 @@ impl Handler<OpenSession> for SessionActor {
     type Result = AtomicResponse<Self, Result<Issued>>;
 
     fn handle(&mut self, msg: OpenSession, _ctx: &mut Self::Context) -> Self::Result {
-        self.touch();
         self.account_color = Some(msg.account_color.clone());
         let (deps, account) = (self.deps.clone(), self.account);
         let work = async move { open(&deps, account, msg.color).await };
@@ -143,8 +147,7 @@ impl Handler<Rotate> for SessionActor {
     type Result = AtomicResponse<Self, Result<Issued>>;
 
     fn handle(&mut self, msg: Rotate, _ctx: &mut Self::Context) -> Self::Result {
-        self.touch();
-        let cached = self.sessions.get(&msg.credential.id).cloned();
+        let cached = self.cached(&msg.credential.id);
         let (deps, account) = (self.deps.clone(), self.account);
         let known = self.account_color.clone();
         let work = async move { rotate(&deps, account, cached, known, msg).await };
@@ -165,8 +168,7 @@ impl Handler<Logout> for SessionActor {
     type Result = AtomicResponse<Self, Result<()>>;
 
     fn handle(&mut self, msg: Logout, _ctx: &mut Self::Context) -> Self::Result {
-        self.touch();
-        let cached = self.sessions.get(&msg.credential.id).cloned();
+        let cached = self.cached(&msg.credential.id);
         let (deps, account, all) = (self.deps.clone(), self.account, msg.all);
         let work = async move { logout(&deps, account, cached, msg).await };
         AtomicResponse::new(Box::pin(work.into_actor(self).map(
@@ -180,8 +182,8 @@ impl Handler<Logout> for SessionActor {
     }
 }
 
-/// Families an actor keeps in memory; beyond it one is forgotten (the store has them all).
-const MAX_CACHED_FAMILIES: usize = 32;
+/// Families an actor keeps in memory; beyond it the oldest is forgotten (the store has them all).
+const MAX_CACHED_FAMILIES: usize = 8;
 
 /// Caches the family a step returned, then hands back its result.
 fn cache_result<T>(
@@ -191,14 +193,14 @@ fn cache_result<T>(
 ) -> Result<T> {
     let (result, session) = step;
     if let Some(session) = session {
-        let full = act.sessions.len() >= MAX_CACHED_FAMILIES;
-        if full
-            && !act.sessions.contains_key(&session.id)
-            && let Some(id) = act.sessions.keys().next().cloned()
-        {
-            act.sessions.remove(&id);
+        act.sessions.retain(|s| s.id != session.id);
+        if act.sessions.len() >= MAX_CACHED_FAMILIES {
+            act.sessions.pop();
         }
-        act.sessions.insert(session.id.clone(), session);
+        if act.sessions.capacity() == 0 {
+            act.sessions.reserve_exact(1);
+        }
+        act.sessions.insert(0, session);
     }
     result
 }

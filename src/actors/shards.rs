@@ -1,9 +1,9 @@
 //! Shards of session actors: N arbiter threads, an account's actor living on the shard its id
 //! hashes to, and a registry (dashmap) from account id to the actor's address. Actors start on
-//! first use and stop themselves when idle.
+//! first use; one sweep per shard set drops the entries of idle actors, which then stop.
 
 use std::hash::{BuildHasher, RandomState};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use actix::dev::ToEnvelope;
 use actix::prelude::*;
 
 use super::SessionDeps;
-use super::session::{Registry, SessionActor};
+use super::session::{Entry, Registry, SessionActor};
 use crate::domain::ids::AccountId;
 use crate::domain::{Error, Result};
 
@@ -22,22 +22,24 @@ pub struct Shards {
     registry: Arc<Registry>,
     deps: Arc<SessionDeps>,
     next_seq: AtomicU64,
-    idle: Duration,
     timeout: Duration,
 }
 
 impl Shards {
     /// Starts `count` arbiter threads. Must be called inside an actix `System`.
+    /// An actor neither asked nor answering for `idle` (by the injected clock) is dropped.
     pub fn start(count: usize, deps: Arc<SessionDeps>, idle: Duration, timeout: Duration) -> Self {
         let arbiters: Vec<Arbiter> = (0..count.max(1)).map(|_| Arbiter::new()).collect();
+        let registry = Arc::new(Registry::default());
+        let sweep = sweep_idle(registry.clone(), deps.clone(), idle);
+        arbiters[0].spawn(sweep);
         Shards {
             handles: arbiters.iter().map(Arbiter::handle).collect(),
             arbiters: Mutex::new(arbiters),
             hasher: RandomState::new(),
-            registry: Arc::new(Registry::default()),
+            registry,
             deps,
             next_seq: AtomicU64::new(1),
-            idle,
             timeout,
         }
     }
@@ -49,29 +51,36 @@ impl Shards {
 
     /// The account's actor, started on its shard if it is not running.
     fn actor(&self, account: AccountId) -> Addr<SessionActor> {
+        let now = self.deps.clock.now_ms();
         if let Some(entry) = self.registry.get(&account)
-            && entry.1.connected()
+            && entry.addr.connected()
         {
-            return entry.1.clone();
+            entry.touch(now);
+            return entry.addr.clone();
         }
         let mut entry = self
             .registry
             .entry(account)
-            .or_insert_with(|| self.spawn(account));
-        if !entry.1.connected() {
-            *entry = self.spawn(account);
+            .or_insert_with(|| self.spawn(account, now));
+        if !entry.addr.connected() {
+            *entry = self.spawn(account, now);
         }
-        entry.1.clone()
+        entry.touch(now);
+        entry.addr.clone()
     }
 
-    fn spawn(&self, account: AccountId) -> (u64, Addr<SessionActor>) {
+    fn spawn(&self, account: AccountId, now_ms: i64) -> Entry {
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         let shard = (self.hasher.hash_one(account) % self.handles.len() as u64) as usize;
-        let (deps, registry, idle) = (self.deps.clone(), self.registry.clone(), self.idle);
+        let (deps, registry) = (self.deps.clone(), self.registry.clone());
         let addr = SessionActor::start_in_arbiter(&self.handles[shard], move |_| {
-            SessionActor::new(account, seq, deps, registry, idle)
+            SessionActor::new(account, seq, deps, registry)
         });
-        (seq, addr)
+        Entry {
+            seq,
+            addr,
+            last_active_ms: AtomicI64::new(now_ms),
+        }
     }
 
     /// Sends `msg` to the account's actor and waits for the answer, at most the configured
@@ -90,7 +99,12 @@ impl Shards {
                 .timeout(self.timeout)
                 .await
             {
-                Ok(answer) => return answer,
+                Ok(answer) => {
+                    if let Some(entry) = self.registry.get(&account) {
+                        entry.touch(self.deps.clock.now_ms());
+                    }
+                    return answer;
+                }
                 Err(MailboxError::Closed) => continue,
                 Err(MailboxError::Timeout) => {
                     return Err(Error::unavailable(
@@ -114,5 +128,19 @@ impl Shards {
             arbiter.stop();
             let _ = arbiter.join();
         }
+    }
+}
+
+/// Drops the registry entries of actors idle for `idle`, checking twice per period (between
+/// 100 ms and 30 s). An actor whose entry is gone stops when its last message is answered.
+async fn sweep_idle(registry: Arc<Registry>, deps: Arc<SessionDeps>, idle: Duration) {
+    let tick = (idle / 2).clamp(Duration::from_millis(100), Duration::from_secs(30));
+    let idle_ms = i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
+    let mut interval = tokio::time::interval(tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let now = deps.clock.now_ms();
+        registry.retain(|_, entry| now.saturating_sub(entry.last_active()) < idle_ms);
     }
 }
