@@ -378,6 +378,39 @@ async fn access_tokens_verify_against_the_jwks(backend: Backend) {
     app.stop().await;
 }
 
+/// Many tokens presented at once, each twice, are taken together in shared Redis calls: every
+/// token is accepted exactly once and names its own session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tokens_taken_together_are_each_accepted_once() {
+    let app = TestApp::start(Backend::Redis).await;
+    let client = validator(app.running().grpc_internal).await;
+    let mut issued = Vec::new();
+    for i in 0..40 {
+        let info = device_login(&app, &format!("batch-gate-device-{i}")).await;
+        let session = str_of(&info, "session")
+            .split_once('.')
+            .unwrap()
+            .0
+            .to_owned();
+        issued.push((session, str_of(&info, "token").to_owned()));
+    }
+    let calls = issued.iter().chain(issued.iter()).map(|(_, token)| {
+        let mut client = client.clone();
+        let token = token.clone();
+        async move { (token.clone(), validate(&mut client, &token).await) }
+    });
+    let answers = futures_util::future::join_all(calls).await;
+    for (session, token) in &issued {
+        let mine: Vec<_> = answers.iter().filter(|(t, _)| t == token).collect();
+        assert_eq!(mine.len(), 2);
+        let valid: Vec<_> = mine.iter().filter(|(_, a)| a.valid).collect();
+        assert_eq!(valid.len(), 1, "{mine:?}");
+        assert_eq!(&valid[0].1.session_id, session);
+        assert!(mine.iter().any(|(_, a)| a.reason() == Reason::Replayed));
+    }
+    app.stop().await;
+}
+
 /// Two nodes on one PostgreSQL and Redis: one token presented to both at the same moment is
 /// accepted exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

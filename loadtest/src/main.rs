@@ -1,15 +1,16 @@
 //! Load tests of a Lares deployment, on goose. Point `--host` at the external HTTP listener;
 //! the gateway scenario also needs the internal gRPC listener (`LARES_GRPC`, default: the host
-//! with port 9101). Pick scenarios with `--scenarios` and write goose's HTML report with
+//! with port 9101). Pick scenarios with `--scenarios` (hyphens in names are optional: goose
+//! knows `launch-storm` as `launchstorm`) and write goose's HTML report with
 //! `--report-file report.html`.
 //!
 //! ```sh
 //! cargo run -p lares-loadtest --release -- --host http://127.0.0.1:8001 \
-//!     --scenarios launchstorm --users 200 --hatch-rate 50 --run-time 60s --report-file storm.html
+//!     --scenarios launch-storm --users 200 --increase-rate 50 --run-time 60s --report-file storm.html
 //! ```
 //!
 //! Scenarios:
-//! - `launchstorm`: new guest accounts (`DeviceLogin` of a fresh device), then a handshake token.
+//! - `launch-storm`: new guest accounts (`DeviceLogin` of a fresh device), then a handshake token.
 //! - `returning`: device login of an existing account, `Refresh`, `Token`.
 //! - `password`: register once, then password logins.
 //! - `validate`: the gateway's gRPC `Validate` and `ValidateStream`, with fresh tokens.
@@ -17,6 +18,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use goose::config::GooseConfiguration;
 use goose::prelude::*;
 use lares::proto::validator::ValidateRequest;
 use lares::proto::validator::token_validator_client::TokenValidatorClient;
@@ -44,7 +46,24 @@ struct Player {
 
 #[tokio::main]
 async fn main() -> Result<(), GooseError> {
-    GooseAttack::initialize()?
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let configuration = if args.iter().any(|a| a == "-h" || a == "--help") {
+        GooseConfiguration::parse_args_default_or_exit()
+    } else {
+        match GooseConfiguration::parse_args_default(&scenario_names_without_hyphens(args)) {
+            Ok(configuration) => configuration,
+            Err(GooseError::InvalidOption {
+                option,
+                value,
+                detail,
+            }) => {
+                eprintln!("error: {option} {value}: {detail}");
+                std::process::exit(2);
+            }
+            Err(error) => return Err(error),
+        }
+    };
+    GooseAttack::initialize_with_config(configuration)?
         .register_scenario(
             scenario!("LaunchStorm")
                 .register_transaction(transaction!(launch_storm).set_name("new guest + token")),
@@ -70,6 +89,22 @@ async fn main() -> Result<(), GooseError> {
         .execute()
         .await?;
     Ok(())
+}
+
+/// Goose names scenarios by letters and digits only; accept `launch-storm` for `launchstorm`.
+fn scenario_names_without_hyphens(mut args: Vec<String>) -> Vec<String> {
+    let mut value_next = false;
+    for arg in &mut args {
+        if value_next {
+            *arg = arg.replace('-', "");
+            value_next = false;
+        } else if let Some(list) = arg.strip_prefix("--scenarios=") {
+            *arg = format!("--scenarios={}", list.replace('-', ""));
+        } else {
+            value_next = arg == "--scenarios";
+        }
+    }
+    args
 }
 
 /// POSTs JSON and answers the parsed body; a failed request fails the transaction.
@@ -284,4 +319,37 @@ async fn validate_stream(user: &mut GooseUser) -> TransactionResult {
         error,
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scenario_names_without_hyphens;
+
+    fn strings(args: &[&str]) -> Vec<String> {
+        args.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn hyphenated_scenario_names_reach_goose_without_hyphens() {
+        let args = strings(&[
+            "--host",
+            "http://a-b",
+            "--scenarios",
+            "launch-storm,validate",
+        ]);
+        assert_eq!(
+            scenario_names_without_hyphens(args),
+            strings(&[
+                "--host",
+                "http://a-b",
+                "--scenarios",
+                "launchstorm,validate"
+            ])
+        );
+        let args = strings(&["--scenarios=launch-storm", "--run-time", "1m"]);
+        assert_eq!(
+            scenario_names_without_hyphens(args),
+            strings(&["--scenarios=launchstorm", "--run-time", "1m"])
+        );
+    }
 }

@@ -71,9 +71,13 @@ impl TokenValidator for Empty {
 
 /// A tonic server whose unary `Validate` does nothing.
 pub async fn serve_grpc(listen: SocketAddr) -> anyhow::Result<()> {
+    // Configured as Lares configures its gRPC listeners.
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
+        .max_concurrent_streams(1024)
         .add_service(TokenValidatorServer::new(Empty))
-        .serve(listen)
+        .serve_with_incoming(incoming)
         .await?;
     Ok(())
 }

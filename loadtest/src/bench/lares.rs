@@ -34,14 +34,23 @@ impl Http {
 
     /// POSTs JSON; answers the body of a 2xx answer.
     pub async fn post(&self, path: &str, body: &Value) -> Option<Value> {
-        let response = self
+        let response = match self
             .client
             .post(format!("{}{path}", self.base))
             .json(body)
             .send()
             .await
-            .ok()?;
-        if !response.status().is_success() {
+        {
+            Ok(response) => response,
+            Err(error) => {
+                debug(&format!("{path}: {error}"));
+                return None;
+            }
+        };
+        let status = response.status();
+        if !status.is_success() {
+            let text = response.text().await.unwrap_or_default();
+            debug(&format!("{path}: {status} {text}"));
             return None;
         }
         response.json().await.ok()

@@ -19,7 +19,6 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use self::drive::Measured;
 use self::lares::{Grpc, Http};
 use self::report::{Report, Row};
 
@@ -46,7 +45,7 @@ enum Command {
         listen: SocketAddr,
     },
     /// Run every measurement and write the report.
-    Run(Run),
+    Run(Box<Run>),
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -92,6 +91,27 @@ struct Run {
     /// Where the report goes (`bench.md`, `bench.json`).
     #[arg(long, default_value = "bench")]
     out: PathBuf,
+    /// Measure only these parts (comma-separated); all of them by default.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Part>,
+}
+
+/// The parts of a run, for `--only`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Part {
+    Validate,
+    Returning,
+    Refresh,
+    Creation,
+    Password,
+    Bulkhead,
+    Memory,
+}
+
+impl Run {
+    fn wants(&self, part: Part) -> bool {
+        self.only.is_empty() || self.only.contains(&part)
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -101,7 +121,7 @@ fn main() -> anyhow::Result<()> {
             Ok(ceilings::serve_http(listen, workers)?)
         }
         Command::CeilingGrpc { listen } => runtime()?.block_on(ceilings::serve_grpc(listen)),
-        Command::Run(run) => runtime()?.block_on(measure(run)),
+        Command::Run(run) => runtime()?.block_on(measure(*run)),
     }
 }
 
@@ -127,112 +147,143 @@ async fn measure(run: Run) -> anyhow::Result<()> {
     let http = Http::new(&run.http, c);
     let internal = Http::new(&run.internal, 2);
     let grpc = Grpc::connect(&run.grpc, run.grpc_connections).await?;
-    let ceiling_http = Http::new(&run.ceiling_http, c);
-    let ceiling_grpc = Grpc::connect(&run.ceiling_grpc, run.grpc_connections).await?;
     let tag = format!("{:x}", rand::random::<u32>());
     let mut report = Report::new(&run, cores());
+    let players = if [
+        Part::Validate,
+        Part::Returning,
+        Part::Refresh,
+        Part::Bulkhead,
+    ]
+    .iter()
+    .any(|&p| run.wants(p))
+    {
+        say("preparing players");
+        lares::create_players(&http, &format!("{tag}p"), 1000, c).await
+    } else {
+        Vec::new()
+    };
 
-    say("ceilings: empty actix-web JSON handler, empty tonic unary RPC");
-    let empty_http = lares::http_ceiling(&ceiling_http, c, duration).await;
-    let empty_rpc = lares::grpc_ceiling(&ceiling_grpc, c, duration).await;
+    if run.wants(Part::Validate) {
+        say("ceiling: empty tonic unary RPC");
+        let ceiling_grpc = Grpc::connect(&run.ceiling_grpc, run.grpc_connections).await?;
+        let empty_rpc = lares::grpc_ceiling(&ceiling_grpc, c, duration).await;
+        let tokens = lares::fresh_tokens(&http, &players, run.tokens, c).await;
+        say("Validate (unary)");
+        let unary = lares::validate_unary(&grpc, tokens, c).await;
+        report.push(Row::new(
+            "Validate (unary)",
+            &unary,
+            "empty tonic unary RPC",
+            &empty_rpc,
+            0.6,
+        ));
+        let tokens = lares::fresh_tokens(&http, &players, run.tokens, c).await;
+        say("ValidateStream");
+        let stream = lares::validate_stream(&grpc, tokens, run.grpc_connections).await;
+        report.push(Row::new(
+            "ValidateStream",
+            &stream,
+            "empty tonic unary RPC",
+            &empty_rpc,
+            2.0,
+        ));
+    }
 
-    say("preparing players and fresh tokens");
-    let players = lares::create_players(&http, &format!("{tag}p"), 1000, c).await;
-    let tokens = lares::fresh_tokens(&http, &players, run.tokens, c).await;
-    say("Validate (unary)");
-    let unary = lares::validate_unary(&grpc, tokens, c).await;
-    report.push(Row::new(
-        "Validate (unary)",
-        &unary,
-        "empty tonic unary RPC",
-        &empty_rpc,
-        0.6,
-    ));
-    let tokens = lares::fresh_tokens(&http, &players, run.tokens, c).await;
-    say("ValidateStream");
-    let stream = lares::validate_stream(&grpc, tokens, run.grpc_connections).await;
-    report.push(Row::new(
-        "ValidateStream",
-        &stream,
-        "empty tonic unary RPC",
-        &empty_rpc,
-        2.0,
-    ));
+    if run.wants(Part::Returning) || run.wants(Part::Refresh) {
+        say("ceiling: empty actix-web JSON handler");
+        let ceiling_http = Http::new(&run.ceiling_http, c);
+        let empty_http = lares::http_ceiling(&ceiling_http, c, duration).await;
+        if run.wants(Part::Returning) {
+            say("DeviceLogin (existing) + Token");
+            let returning = lares::device_login_and_token(&http, &players, c, duration).await;
+            report.push(Row::new(
+                "DeviceLogin (existing) + Token",
+                &returning,
+                "empty actix-web JSON handler",
+                &empty_http,
+                0.4,
+            ));
+        }
+        if run.wants(Part::Refresh) {
+            say("Refresh");
+            let refresh = lares::refreshes(&http, players.clone(), c, duration).await;
+            report.push(Row::new(
+                "Refresh",
+                &refresh,
+                "empty actix-web JSON handler",
+                &empty_http,
+                0.5,
+            ));
+        }
+    }
 
-    say("DeviceLogin (existing) + Token");
-    let returning = lares::device_login_and_token(&http, &players, c, duration).await;
-    report.push(Row::new(
-        "DeviceLogin (existing) + Token",
-        &returning,
-        "empty actix-web JSON handler",
-        &empty_http,
-        0.4,
-    ));
-    say("Refresh");
-    let refresh = lares::refreshes(&http, players.clone(), c, duration).await;
-    report.push(Row::new(
-        "Refresh",
-        &refresh,
-        "empty actix-web JSON handler",
-        &empty_http,
-        0.5,
-    ));
+    if run.wants(Part::Creation) {
+        say("ceiling: raw multi-row INSERT into PostgreSQL (500 rows, 2 at a time)");
+        let inserts = ceilings::postgres_inserts(&run.pg, 500, 2, duration).await?;
+        say("DeviceLogin (creating, durable)");
+        let created = lares::creations(&http, &format!("{tag}c"), c, duration).await;
+        report.push(Row::new(
+            "DeviceLogin (creating, durable)",
+            &created,
+            "raw multi-row INSERT (rows/s)",
+            &inserts,
+            0.5,
+        ));
+    }
 
-    say("ceiling: raw multi-row INSERT into PostgreSQL (500 rows, 2 at a time)");
-    let inserts = ceilings::postgres_inserts(&run.pg, 500, 2, duration).await?;
-    say("DeviceLogin (creating, durable)");
-    let created = lares::creations(&http, &format!("{tag}c"), c, duration).await;
-    report.push(Row::new(
-        "DeviceLogin (creating, durable)",
-        &created,
-        "raw multi-row INSERT (rows/s)",
-        &inserts,
-        0.5,
-    ));
+    let users = if run.wants(Part::Password) || run.wants(Part::Bulkhead) {
+        lares::register_users(&http, &tag, 64, 4).await
+    } else {
+        Vec::new()
+    };
+    if run.wants(Part::Password) {
+        say("ceiling: raw Argon2id on every core");
+        let hashes = ceilings::argon2_rate(
+            run.memory_kib,
+            run.iterations,
+            run.parallelism,
+            cores(),
+            duration,
+        );
+        say("UsernameLogin");
+        let logins = lares::password_logins(&http, &users, c, duration).await;
+        report.push(Row::new(
+            "UsernameLogin",
+            &logins,
+            "raw Argon2id hashes/s, all cores",
+            &hashes,
+            0.9,
+        ));
+    }
 
-    say("ceiling: raw Argon2id on every core");
-    let hashes = ceilings::argon2_rate(
-        run.memory_kib,
-        run.iterations,
-        run.parallelism,
-        cores(),
-        duration,
-    );
-    let users = lares::register_users(&http, &tag, 64, 4).await;
-    say("UsernameLogin");
-    let logins = lares::password_logins(&http, &users, c, duration).await;
-    report.push(Row::new(
-        "UsernameLogin",
-        &logins,
-        "raw Argon2id hashes/s, all cores",
-        &hashes,
-        0.9,
-    ));
+    if run.wants(Part::Bulkhead) {
+        say("bulkhead: Validate while UsernameLogin saturates the hash pool");
+        let tokens = lares::fresh_tokens(&http, &players, run.tokens / 4, c).await;
+        let saturate = lares::password_logins(&http, &users, c * 2, duration);
+        let validate = lares::validate_unary(&grpc, tokens, 4);
+        let (saturated, during) = tokio::join!(saturate, validate);
+        report.bulkhead(&during, &saturated);
+    }
 
-    say("bulkhead: Validate while UsernameLogin saturates the hash pool");
-    let tokens = lares::fresh_tokens(&http, &players, run.tokens / 4, c).await;
-    let saturate = lares::password_logins(&http, &users, c * 2, duration);
-    let validate = lares::validate_unary(&grpc, tokens, 4);
-    let (saturated, during) = tokio::join!(saturate, validate);
-    report.bulkhead(&during, &saturated);
-
-    say(&format!("memory: {} live session actors", run.actors));
-    let before_rss = lares::resident_bytes(run.lares_pid);
-    let before_actors = lares::metric(&internal, "lares_session_actors ").await;
-    let made = lares::create_players(&http, &format!("{tag}m"), run.actors, c).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let after_rss = lares::resident_bytes(run.lares_pid);
-    let after_actors = lares::metric(&internal, "lares_session_actors ").await;
-    report.memory(
-        before_rss,
-        after_rss,
-        before_actors,
-        after_actors,
-        made.len(),
-    );
+    if run.wants(Part::Memory) {
+        say(&format!("memory: {} live session actors", run.actors));
+        let before_rss = lares::resident_bytes(run.lares_pid);
+        let before_actors = lares::metric(&internal, "lares_session_actors ").await;
+        let made = lares::create_players(&http, &format!("{tag}m"), run.actors, c).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let after_rss = lares::resident_bytes(run.lares_pid);
+        let after_actors = lares::metric(&internal, "lares_session_actors ").await;
+        report.memory(
+            before_rss,
+            after_rss,
+            before_actors,
+            after_actors,
+            made.len(),
+        );
+    }
 
     report.write(&run.out)?;
     print!("{}", report.markdown());
-    let _: Measured = empty_http;
     Ok(())
 }

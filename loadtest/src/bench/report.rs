@@ -69,8 +69,8 @@ pub struct Report {
     pub concurrency: usize,
     pub seconds: u64,
     pub rows: Vec<Row>,
-    pub bulkhead: Bulkhead,
-    pub memory: Memory,
+    pub bulkhead: Option<Bulkhead>,
+    pub memory: Option<Memory>,
 }
 
 impl Report {
@@ -80,8 +80,8 @@ impl Report {
             concurrency: run.concurrency,
             seconds: run.seconds,
             rows: Vec::new(),
-            bulkhead: Bulkhead::default(),
-            memory: Memory::default(),
+            bulkhead: None,
+            memory: None,
         }
     }
 
@@ -94,13 +94,13 @@ impl Report {
     }
 
     pub fn bulkhead(&mut self, validate: &Measured, logins: &Measured) {
-        self.bulkhead = Bulkhead {
+        self.bulkhead = Some(Bulkhead {
             validate_p50_ms: validate.p50_ms,
             validate_p99_ms: validate.p99_ms,
             validate_rate: validate.rate(),
             password_logins_ok: logins.ok,
             password_logins_refused: logins.failed,
-        };
+        });
     }
 
     pub fn memory(
@@ -121,12 +121,12 @@ impl Report {
         } else {
             f64::NAN
         };
-        self.memory = Memory {
+        self.memory = Some(Memory {
             actors,
             rss_growth_bytes: grown,
             bytes_per_actor: per,
             accounts_created: made,
-        };
+        });
     }
 
     pub fn markdown(&self) -> String {
@@ -152,24 +152,26 @@ impl Report {
                 r.target
             );
         }
-        let b = &self.bulkhead;
-        let _ = writeln!(
-            out,
-            "\nBulkhead: `Validate` while `UsernameLogin` saturates the hash pool: p50 {:.2} ms, p99 {:.2} ms ({:.0}/s); password logins meanwhile: {} answered, {} refused with 503 (target: p99 < 10 ms).",
-            b.validate_p50_ms,
-            b.validate_p99_ms,
-            b.validate_rate,
-            b.password_logins_ok,
-            b.password_logins_refused
-        );
-        let m = &self.memory;
-        let _ = writeln!(
-            out,
-            "\nMemory: {:.0} live session actors added {:.1} MiB of resident memory: {:.0} bytes per actor (target: at most 2048).",
-            m.actors,
-            m.rss_growth_bytes / 1_048_576.0,
-            m.bytes_per_actor
-        );
+        if let Some(b) = &self.bulkhead {
+            let _ = writeln!(
+                out,
+                "\nBulkhead: `Validate` while `UsernameLogin` saturates the hash pool: p50 {:.2} ms, p99 {:.2} ms ({:.0}/s); password logins meanwhile: {} answered, {} refused with 503 (target: p99 < 10 ms).",
+                b.validate_p50_ms,
+                b.validate_p99_ms,
+                b.validate_rate,
+                b.password_logins_ok,
+                b.password_logins_refused
+            );
+        }
+        if let Some(m) = &self.memory {
+            let _ = writeln!(
+                out,
+                "\nMemory: {:.0} live session actors added {:.1} MiB of resident memory: {:.0} bytes per actor (target: at most 2048).",
+                m.actors,
+                m.rss_growth_bytes / 1_048_576.0,
+                m.bytes_per_actor
+            );
+        }
         let _ = writeln!(
             out,
             "\n{} cores; {} requests in flight; {} s per timed measurement.",

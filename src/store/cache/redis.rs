@@ -9,10 +9,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use fred::clients::Pool;
 use fred::error::Error as FredError;
-use fred::interfaces::{ClientLike, KeysInterface, LuaInterface, StreamsInterface};
+use fred::interfaces::{ClientLike, KeysInterface, StreamsInterface};
 use fred::types::config::{Config, Options, ReconnectPolicy};
-use fred::types::{Builder, Expiration, Value};
+use fred::types::{Builder, ClusterHash, CustomCommand, Expiration, Value};
 
+use self::takes::Takes;
 use super::codec::{
     decode_account, decode_session, encode_account, encode_revocation, encode_session,
 };
@@ -21,6 +22,8 @@ use crate::domain::clock::Millis;
 use crate::domain::ids::{AccountId, SessionId};
 use crate::domain::session::{Revocation, RevokeReason, Revoked, Session};
 use crate::store::Account;
+
+mod takes;
 
 /// Writes a family unless the same or a newer generation is cached; keeps a revocation either
 /// way; indexes the family under its account. KEYS: family, index. ARGV: generation, body,
@@ -177,6 +180,8 @@ struct Scripts {
 
 pub struct RedisCache {
     pool: Pool,
+    /// Batched nonce takes; none on a cluster.
+    takes: Option<Takes>,
     prefix: String,
     /// Events kept in the revocation stream.
     retain: usize,
@@ -201,6 +206,7 @@ impl RedisCache {
     ) -> anyhow::Result<Self> {
         let mut config = Config::from_url(url)?;
         config.fail_fast = false;
+        let clustered = config.server.is_clustered();
         let pool = Builder::from_config(config)
             .with_connection_config(|c| {
                 c.connection_timeout = Duration::from_secs(2);
@@ -222,6 +228,9 @@ impl RedisCache {
             max_attempts: Some(1),
             ..Default::default()
         };
+        // Keys of different accounts live in different cluster slots, so a cluster takes
+        // nonces one by one.
+        let takes = (!clustered).then(|| Takes::start(pool.clone(), options.clone(), size));
         let scripts = Scripts {
             put: Script::new(PUT_SESSION),
             update: Script::new(UPDATE_SESSION),
@@ -234,6 +243,7 @@ impl RedisCache {
         };
         Ok(RedisCache {
             pool,
+            takes,
             retain,
             prefix: prefix.to_owned(),
             options,
@@ -338,20 +348,54 @@ impl RedisCache {
         keys: Vec<String>,
         args: Vec<Value>,
     ) -> CacheResult<R> {
-        let client = self.client();
-        let sha = script.sha.as_str();
-        match client
-            .evalsha::<R, _, _, _>(sha, keys.clone(), args.clone())
-            .await
-        {
-            Err(err) if err.details().starts_with("NOSCRIPT") => {
-                let loaded = client.script_load::<String, _>(script.lua).await;
-                loaded.map_err(failed)?;
-                client.evalsha(sha, keys, args).await.map_err(failed)
-            }
-            other => other.map_err(failed),
-        }
+        eval(&self.client(), script, keys, args).await
     }
+}
+
+/// Runs a script by hash on `client`, loading it on first use. It goes as a plain command, so
+/// that the client's options (timeout, fail fast) apply and concurrent calls share the
+/// connection (fred's own `EVALSHA` waits for each answer before sending the next command). A
+/// call that finds the script missing loads it and runs again, so pipelining cannot lose one.
+async fn eval<R, C>(
+    client: &C,
+    script: &Script,
+    keys: Vec<String>,
+    args: Vec<Value>,
+) -> CacheResult<R>
+where
+    R: fred::types::FromValue,
+    C: ClientLike + Send + Sync,
+{
+    let slot = keys
+        .first()
+        .map(|key| ClusterHash::Custom(fred::util::redis_keyslot(key.as_bytes())))
+        .unwrap_or(ClusterHash::Random);
+    let command = CustomCommand::new_static("EVALSHA", slot.clone(), false);
+    let mut line: Vec<Value> = Vec::with_capacity(2 + keys.len() + args.len());
+    line.push(Value::from(script.sha.as_str()));
+    line.push(Value::from(keys.len() as i64));
+    line.extend(keys.into_iter().map(Value::from));
+    line.extend(args);
+    match client
+        .custom::<R, Value>(command.clone(), line.clone())
+        .await
+    {
+        Err(err) if err.details().starts_with("NOSCRIPT") => {
+            // Loaded on the node that runs it (the key's, on a cluster).
+            let load = CustomCommand::new_static("SCRIPT", slot, false);
+            let args = vec![Value::from("LOAD"), Value::from(script.lua)];
+            client
+                .custom::<String, Value>(load, args)
+                .await
+                .map_err(failed)?;
+            client.custom(command, line).await.map_err(failed)
+        }
+        other => other.map_err(failed),
+    }
+}
+
+fn failed_text(what: &str) -> CacheError {
+    CacheError(what.to_owned())
 }
 
 fn decode_revoked(fields: &HashMap<String, String>) -> Option<Revoked> {
@@ -564,46 +608,21 @@ impl Cache for RedisCache {
     }
 
     async fn take_nonce(&self, account: AccountId, nonce: &str) -> CacheResult<Option<Taken>> {
-        let keys = vec![self.nonce_key(account, nonce), self.account_key(account)];
-        let prefix = format!("{}:s:", self.account_tag(account));
+        let nonce_key = self.nonce_key(account, nonce);
+        let account_key = self.account_key(account);
+        let families = format!("{}:s:", self.account_tag(account));
+        if let Some(takes) = &self.takes
+            && let Some(answer) = takes
+                .take(nonce_key.clone(), account_key.clone(), families.clone())
+                .await
+        {
+            return Ok(parse_taken(answer?));
+        }
+        let keys = vec![nonce_key, account_key];
         let reply: Value = self
-            .script(&self.scripts.take_nonce, keys, vec![Value::from(prefix)])
+            .script(&self.scripts.take_nonce, keys, vec![Value::from(families)])
             .await?;
-        let Value::Array(parts) = reply else {
-            return Ok(None);
-        };
-        let text = |v: &Value| {
-            v.as_bytes()
-                .map(|b| String::from_utf8_lossy(b).into_owned())
-        };
-        let Some(session) = parts
-            .first()
-            .and_then(text)
-            .and_then(|id| SessionId::parse(&id))
-        else {
-            return Ok(None);
-        };
-        let generation = parts
-            .get(1)
-            .and_then(text)
-            .and_then(|g| g.parse::<i64>().ok());
-        let body = parts.get(2).and_then(|v| v.as_bytes().map(<[u8]>::to_vec));
-        let revoked = parts.get(3).and_then(text);
-        let family = match (generation, body) {
-            (Some(generation), Some(body)) => {
-                decode_session(&session, generation, &body, revoked.as_deref())
-            }
-            _ => None,
-        };
-        let summary = parts
-            .get(4)
-            .and_then(|v| v.as_bytes())
-            .and_then(decode_account);
-        Ok(Some(Taken {
-            session,
-            family,
-            account: summary,
-        }))
+        Ok(parse_taken(reply))
     }
 
     async fn revoke_session(
@@ -690,4 +709,41 @@ impl Cache for RedisCache {
             .await
             .map_err(failed)
     }
+}
+
+/// What `TAKE_NONCE` answers: nothing when the nonce was not there, else the family id,
+/// generation, body, revocation and the account summary.
+fn parse_taken(reply: Value) -> Option<Taken> {
+    let Value::Array(parts) = reply else {
+        return None;
+    };
+    let text = |v: &Value| {
+        v.as_bytes()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+    };
+    let session = parts
+        .first()
+        .and_then(text)
+        .and_then(|id| SessionId::parse(&id))?;
+    let generation = parts
+        .get(1)
+        .and_then(text)
+        .and_then(|g| g.parse::<i64>().ok());
+    let body = parts.get(2).and_then(|v| v.as_bytes().map(<[u8]>::to_vec));
+    let revoked = parts.get(3).and_then(text);
+    let family = match (generation, body) {
+        (Some(generation), Some(body)) => {
+            decode_session(&session, generation, &body, revoked.as_deref())
+        }
+        _ => None,
+    };
+    let account = parts
+        .get(4)
+        .and_then(|v| v.as_bytes())
+        .and_then(decode_account);
+    Some(Taken {
+        session,
+        family,
+        account,
+    })
 }
