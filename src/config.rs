@@ -8,8 +8,10 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+mod platform;
 mod secrets;
 mod sections;
+pub use platform::{Apple, Facebook, Google, Platform};
 pub use secrets::Keys;
 pub use sections::*;
 
@@ -31,6 +33,7 @@ pub struct Config {
     pub access: Access,
     pub revocations: Revocations,
     pub gray: crate::domain::gray::GrayRules,
+    pub platform: Platform,
 }
 
 /// A configuration that cannot be used, naming the key at fault.
@@ -114,7 +117,8 @@ impl Config {
         {
             return Err(invalid("log.level", "is not a valid tracing filter"));
         }
-        self.validate_gateway()
+        self.validate_gateway()?;
+        self.platform.validate(self.label.profile)
     }
 
     fn validate_gateway(&self) -> Result<(), ConfigError> {

@@ -11,7 +11,7 @@ use actix::prelude::*;
 use dashmap::DashMap;
 
 use super::SessionDeps;
-use super::steps::{Step, logout, open, rotate};
+use super::steps::{Step, authenticate, logout, open, rotate};
 use crate::domain::Result;
 use crate::domain::credentials::SessionCredential;
 use crate::domain::ids::{AccountId, SessionId};
@@ -52,6 +52,14 @@ pub struct TokenAsk {
 pub struct Rotate {
     pub credential: SessionCredential,
     pub token: Option<TokenAsk>,
+}
+
+/// Checks that the presented credential is the family's current one, changing nothing (a
+/// retired credential presented after the grace window still revokes the family).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<()>")]
+pub struct Authenticate {
+    pub credential: SessionCredential,
 }
 
 /// Ends the presented session, or every session of the account.
@@ -179,6 +187,17 @@ impl Handler<Logout> for SessionActor {
                 cache_result(step, act, ctx)
             },
         )))
+    }
+}
+
+impl Handler<Authenticate> for SessionActor {
+    type Result = AtomicResponse<Self, Result<()>>;
+
+    fn handle(&mut self, msg: Authenticate, _ctx: &mut Self::Context) -> Self::Result {
+        let cached = self.cached(&msg.credential.id);
+        let (deps, account) = (self.deps.clone(), self.account);
+        let work = async move { authenticate(&deps, account, cached, msg).await };
+        AtomicResponse::new(Box::pin(work.into_actor(self).map(cache_result)))
     }
 }
 

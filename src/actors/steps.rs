@@ -2,7 +2,7 @@
 //! dependencies and the actor's cached copy, answering a result and the copy to cache.
 
 use super::SessionDeps;
-use super::session::{Issued, Logout, Rotate};
+use super::session::{Authenticate, Issued, Logout, Rotate};
 use crate::config::SingleSession;
 use crate::domain::credentials::SessionCredential;
 use crate::domain::gray::Ask;
@@ -269,6 +269,19 @@ pub async fn logout(
     }
     match end(deps, &mut session, RevokeReason::Logout).await {
         Ok(()) => (Ok(()), Some(session)),
+        Err(err) => (Err(err), None),
+    }
+}
+
+pub async fn authenticate(
+    deps: &SessionDeps,
+    account: AccountId,
+    cached: Option<Session>,
+    msg: Authenticate,
+) -> Step<()> {
+    match verdict(deps, account, cached, &msg.credential).await {
+        Ok((session, Verdict::Current)) => (Ok(()), Some(session)),
+        Ok((session, verdict)) => refuse(deps, session, verdict).await,
         Err(err) => (Err(err), None),
     }
 }

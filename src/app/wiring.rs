@@ -15,7 +15,8 @@ use crate::domain::credentials::SecretHasher;
 use crate::domain::ids::AccountIdCodec;
 use crate::domain::password::{HashParams, PasswordHashing};
 use crate::domain::session::SessionPolicy;
-use crate::domain::token::TokenSealer;
+use crate::domain::token::{Sealer, TokenSealer};
+use crate::platform::Platforms;
 use crate::service::Parts;
 use crate::store::Store;
 use crate::store::cache::{Cache, MemoryCache, RedisCache};
@@ -152,6 +153,9 @@ pub fn service_parts(
     let ids = AccountIdCodec::new(&a.id_salt, a.id_min_length)
         .map_err(|e| anyhow!("account.id_salt: {e}"))?;
     let profile = config.label.profile;
+    let platforms = Platforms::new(&config.platform, deps.clock.clone())?;
+    let platform_sealer =
+        Sealer::new(&keys.platform).map_err(|e| anyhow!("secrets.platform_key: {e}"))?;
     Ok(Parts {
         deps,
         access: Arc::new(access),
@@ -160,5 +164,7 @@ pub fn service_parts(
         hashing,
         ids,
         profile,
+        platforms: Arc::new(platforms),
+        platform_sealer,
     })
 }

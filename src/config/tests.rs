@@ -181,7 +181,24 @@ fn the_shipped_config_file_documents_every_key() {
         let figment::value::Value::Dict(_, keys) = keys else {
             panic!("{section} is a table")
         };
-        for key in keys.keys() {
+        for (key, value) in keys {
+            if let figment::value::Value::Dict(_, nested) = value {
+                assert!(
+                    shipped.contains(&format!("[{section}.{key}]")),
+                    "[{section}.{key}] is missing"
+                );
+                for inner in nested.keys() {
+                    let documented = shipped.lines().any(|l| {
+                        l.trim_start_matches("# ")
+                            .starts_with(&format!("{inner} ="))
+                    });
+                    assert!(
+                        documented,
+                        "{section}.{key}.{inner} is not in configs/lares.toml"
+                    );
+                }
+                continue;
+            }
             let documented = shipped
                 .lines()
                 .any(|l| l.trim_start_matches("# ").starts_with(&format!("{key} =")));

@@ -3,7 +3,7 @@
 //! typed (`typ` = `at+jwt`), and verification insists on that type, the algorithm, a known key,
 //! the issuer and the audience, so no other credential passes for one.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use josekit::jwk::{Jwk, JwkSet, alg::ec::EcKeyPair};
@@ -104,10 +104,6 @@ fn ring_key(pem: &str) -> Result<RingKey, String> {
     })
 }
 
-fn system_time(ms: Millis) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
-}
-
 fn millis(t: SystemTime) -> Millis {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as Millis)
@@ -155,12 +151,19 @@ impl AccessTokens {
         payload.set_issuer(&self.issuer);
         payload.set_subject(subject);
         payload.set_audience(vec![self.audience.clone()]);
-        payload.set_issued_at(&system_time(now));
-        payload.set_expires_at(&system_time(expires));
         payload.set_jwt_id(super::random::b64_token::<16>());
-        payload
-            .set_claim("sid", Some(serde_json::Value::from(sid)))
-            .map_err(|e| e.to_string())?;
+        // Whole seconds: josekit's own date setters write fractions, which some verifiers
+        // refuse.
+        let claims = [
+            ("iat", serde_json::Value::from(now.div_euclid(1000))),
+            ("exp", serde_json::Value::from(expires.div_euclid(1000))),
+            ("sid", serde_json::Value::from(sid)),
+        ];
+        for (name, value) in claims {
+            payload
+                .set_claim(name, Some(value))
+                .map_err(|e| e.to_string())?;
+        }
         let mut header = JwsHeader::new();
         header.set_token_type(ACCESS_TYPE);
         let token = jwt::encode_with_signer(&payload, &header, &self.ring[0].signer);

@@ -84,7 +84,7 @@ fn other_credentials_do_not_pass_for_access_tokens() {
     let mut payload = JwtPayload::new();
     payload.set_issuer("lares");
     payload.set_audience(vec!["games"]);
-    payload.set_expires_at(&system_time(10_000_000));
+    payload.set_expires_at(&(std::time::UNIX_EPOCH + std::time::Duration::from_secs(10_000)));
     let mut header = JwsHeader::new();
     header.set_token_type("JWT");
     let signer = ES256.signer_from_pem(&key).unwrap();

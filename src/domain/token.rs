@@ -5,7 +5,7 @@
 
 use aes_gcm::aead::{Aead, KeyInit, consts::U12};
 use aes_gcm::{Aes128Gcm, Aes256Gcm, AesGcm, Nonce, aes::Aes192};
-use base64::{Engine, engine::general_purpose::URL_SAFE};
+use base64::{Engine, engine::general_purpose::URL_SAFE, engine::general_purpose::URL_SAFE_NO_PAD};
 use prost::Message;
 
 use crate::proto::gate::{AuthToken, OnlineStatus};
@@ -154,6 +154,41 @@ impl TokenSealer {
         let plain = self.ring.iter().find_map(|c| c.decrypt(nonce, sealed));
         let plain = plain.ok_or(TokenError::BadKey)?;
         AuthToken::decode(plain.as_slice()).map_err(|_| TokenError::Malformed)
+    }
+}
+
+/// Seals bytes under one AES-GCM key as handshake tokens are sealed (a random 12-byte nonce,
+/// the ciphertext, the 16-byte tag), in URL-safe base64 without padding. It carries the
+/// sign-in result of the Apple web flow to the app, which opens it with the platform key.
+#[derive(Clone)]
+pub struct Sealer(Cipher);
+
+impl Sealer {
+    /// A key of 16, 24 or 32 bytes.
+    pub fn new(key: &[u8]) -> Result<Self, String> {
+        Cipher::new(key)
+            .map(Sealer)
+            .ok_or_else(|| format!("a key of {} bytes; 16, 24 or 32 are required", key.len()))
+    }
+
+    pub fn seal(&self, plain: &[u8]) -> String {
+        let nonce = super::random::bytes::<NONCE_LEN>();
+        // Encryption fails only for inputs over 64 GiB.
+        let sealed = self.0.encrypt(&nonce, plain).unwrap_or_default();
+        let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        URL_SAFE_NO_PAD.encode(out)
+    }
+
+    /// Opens what [`Sealer::seal`] made; `None` when it was not sealed with this key.
+    pub fn open(&self, text: &str) -> Option<Vec<u8>> {
+        let bytes = URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).ok()?;
+        if bytes.len() < NONCE_LEN + TAG_LEN {
+            return None;
+        }
+        let (nonce, sealed) = bytes.split_at(NONCE_LEN);
+        self.0.decrypt(nonce, sealed)
     }
 }
 

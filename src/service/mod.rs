@@ -4,6 +4,7 @@
 mod device;
 mod gate;
 mod login;
+// mod platform;
 mod session;
 
 use std::net::IpAddr;
@@ -17,7 +18,9 @@ use crate::config::Profile;
 use crate::domain::access::AccessTokens;
 use crate::domain::ids::{AccountId, AccountIdCodec};
 use crate::domain::password::PasswordHashing;
+use crate::domain::token::Sealer;
 use crate::domain::{Error, Result};
+use crate::platform::Platforms;
 use crate::proto::account::{DevPingRequest, DevPingResponse};
 use crate::store::creator::Creator;
 
@@ -48,6 +51,8 @@ struct Inner {
     hashing: Arc<PasswordHashing>,
     ids: AccountIdCodec,
     profile: Profile,
+    platforms: Arc<Platforms>,
+    platform_sealer: Sealer,
 }
 
 /// Everything a [`Service`] is built from besides its actor shards.
@@ -59,6 +64,9 @@ pub struct Parts {
     pub hashing: Arc<PasswordHashing>,
     pub ids: AccountIdCodec,
     pub profile: Profile,
+    pub platforms: Arc<Platforms>,
+    /// Seals the sign-in result of the Apple web flow (the platform key).
+    pub platform_sealer: Sealer,
 }
 
 /// Longest DevPing message echoed.
@@ -74,6 +82,8 @@ impl Service {
             hashing,
             ids,
             profile,
+            platforms,
+            platform_sealer,
         } = parts;
         Service {
             inner: Arc::new(Inner {
@@ -85,6 +95,8 @@ impl Service {
                 hashing,
                 ids,
                 profile,
+                platforms,
+                platform_sealer,
             }),
         }
     }

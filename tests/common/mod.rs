@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod node;
+pub mod platform;
 pub mod proxy;
 
 use std::sync::Arc;
