@@ -6,7 +6,7 @@ use super::{RequestMeta, Service};
 use crate::domain::credentials::DeviceId;
 use crate::domain::{Error, Result};
 use crate::proto::account::{DeviceLoginRequest, LoginInfo};
-use crate::store::NewDevice;
+use crate::store::NewIdentity;
 
 impl Service {
     pub async fn device_login(
@@ -17,17 +17,19 @@ impl Service {
         let device = DeviceId::parse(&req.device_id)?;
         super::login::check_requested_color(&req.color)?;
         let data = &self.inner.deps.data;
-        let (account, created) = match data.account_by_device(device.as_str()).await? {
+        let (account, created) = match data.account_by_identity("device", device.as_str()).await? {
             Some(account) => (account, false),
             None => {
-                let new = NewDevice {
-                    device_id: device.as_str().to_owned(),
+                let new = NewIdentity {
+                    provider: "device".to_owned(),
+                    subject: device.as_str().to_owned(),
                     zone: self.inner.deps.zone,
                     register_ip: meta.ip_text(),
                     now_ms: self.inner.deps.clock.now_ms(),
                 };
                 let made = self.inner.creator.create(new).await?;
-                data.remember_device(device.as_str(), &made.account).await;
+                data.remember_identity("device", device.as_str(), &made.account)
+                    .await;
                 (made.account, made.created)
             }
         };

@@ -1,7 +1,8 @@
-//! Group commit for guest-account creation. Creations are queued (bounded; a full queue answers
-//! 503) and committed together: while one batch is being written the next one gathers, so a
-//! storm turns into few multi-row transactions instead of one per account. Every caller is
-//! answered only after the transaction holding its account has committed.
+//! Group commit for creating accounts by identity (device ids and platform sign-ins). Creations
+//! are queued (bounded; a full queue answers 503) and committed together: while one batch is
+//! being written the next one gathers, so a storm turns into few multi-row transactions instead
+//! of one per account. Every caller is answered only after the transaction holding its account
+//! has committed.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use super::{DeviceAccount, NewDevice, Store};
+use super::{IdentityAccount, NewIdentity, Store};
 use crate::domain::{Error, Result};
 use crate::telemetry::Metrics;
 
@@ -19,8 +20,8 @@ const IN_FLIGHT: usize = 2;
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 
 struct Job {
-    device: NewDevice,
-    reply: oneshot::Sender<Result<DeviceAccount>>,
+    identity: NewIdentity,
+    reply: oneshot::Sender<Result<IdentityAccount>>,
 }
 
 /// Queues creations for the committing task. Cheap to clone.
@@ -42,11 +43,11 @@ impl Creator {
         Creator { tx }
     }
 
-    /// Creates the device's account, or finds it when it exists; answers after the commit.
-    pub async fn create(&self, device: NewDevice) -> Result<DeviceAccount> {
+    /// Creates the identity's account, or finds it when it exists; answers after the commit.
+    pub async fn create(&self, identity: NewIdentity) -> Result<IdentityAccount> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .try_send(Job { device, reply })
+            .try_send(Job { identity, reply })
             .map_err(|_| Error::unavailable(1, "account creation queue is full"))?;
         match tokio::time::timeout(ANSWER_TIMEOUT, answer).await {
             Ok(Ok(result)) => result,
@@ -86,23 +87,22 @@ async fn collect(
     }
 }
 
-/// Writes one batch and answers its callers. Two callers with the same device share one
-/// account; only the first is told it was created.
+/// Writes one batch and answers its callers. Two callers with the same identity (provider and
+/// subject) share one account; only the first is told it was created.
 async fn commit(store: &dyn Store, jobs: Vec<Job>) {
-    let mut unique: Vec<NewDevice> = Vec::with_capacity(jobs.len());
-    let mut index: HashMap<String, usize> = HashMap::with_capacity(jobs.len());
-    let mut waiters: Vec<(usize, oneshot::Sender<Result<DeviceAccount>>)> =
+    let mut unique: Vec<NewIdentity> = Vec::with_capacity(jobs.len());
+    let mut index: HashMap<(String, String), usize> = HashMap::with_capacity(jobs.len());
+    let mut waiters: Vec<(usize, oneshot::Sender<Result<IdentityAccount>>)> =
         Vec::with_capacity(jobs.len());
     for job in jobs {
-        let slot = *index
-            .entry(job.device.device_id.clone())
-            .or_insert_with(|| {
-                unique.push(job.device.clone());
-                unique.len() - 1
-            });
+        let key = (job.identity.provider.clone(), job.identity.subject.clone());
+        let slot = *index.entry(key).or_insert_with(|| {
+            unique.push(job.identity);
+            unique.len() - 1
+        });
         waiters.push((slot, job.reply));
     }
-    match store.create_device_accounts(&unique).await {
+    match store.create_identity_accounts(&unique).await {
         Ok(accounts) => {
             let mut answered = vec![false; accounts.len()];
             for (slot, reply) in waiters {

@@ -8,6 +8,9 @@ pub enum StoreError {
     /// A unique key is taken.
     #[error("conflict on a unique key")]
     Conflict,
+    /// A row the call works on does not exist.
+    #[error("not found")]
+    NotFound,
     /// The store cannot be reached or is overloaded; worth retrying.
     #[error("store unavailable: {0}")]
     Unavailable(String),
@@ -51,6 +54,7 @@ impl From<StoreError> for Error {
         match err {
             StoreError::Unavailable(detail) => Error::unavailable(1, detail),
             StoreError::Conflict => Error::conflict("already exists"),
+            StoreError::NotFound => Error::not_found("not found"),
             StoreError::Internal(detail) => Error::internal(detail),
         }
     }

@@ -25,7 +25,8 @@ pub mod write_behind;
 pub use error::{StoreError, StoreResult};
 pub use postgres::PgStore;
 pub use records::{
-    Account, AccountStatus, DeviceAccount, Flush, LastLogin, LoginEvent, NewAccount, NewDevice,
+    Account, AccountStatus, Flush, IdentityAccount, IdentityRecord, LastLogin, LoginEvent,
+    NewAccount, NewIdentity, Unlinked,
 };
 pub use sqlite::SqliteStore;
 
@@ -37,10 +38,14 @@ pub trait Store: Send + Sync + 'static {
     /// Creates a username account; [`StoreError::Conflict`] when the username is taken.
     async fn create_account(&self, new: &NewAccount<'_>) -> StoreResult<Account>;
 
-    /// Creates guest accounts for devices in one transaction (group commit). Answers one entry
-    /// per input, in order: the new account, or the existing one when the device already has
-    /// one. Device ids in `batch` are distinct.
-    async fn create_device_accounts(&self, batch: &[NewDevice]) -> StoreResult<Vec<DeviceAccount>>;
+    /// Creates guest accounts for identities in one transaction (group commit). Answers one
+    /// entry per input, in order: the new account, or the existing one when the identity already
+    /// has one. An identity listed twice gets one account, and one of its entries is marked
+    /// created.
+    async fn create_identity_accounts(
+        &self,
+        batch: &[NewIdentity],
+    ) -> StoreResult<Vec<IdentityAccount>>;
 
     async fn account(&self, id: AccountId) -> StoreResult<Option<Account>>;
 
@@ -52,6 +57,30 @@ pub trait Store: Send + Sync + 'static {
         provider: &str,
         subject: &str,
     ) -> StoreResult<Option<Account>>;
+
+    /// The identities of an account, ordered by provider, then subject.
+    async fn identities(&self, account: AccountId) -> StoreResult<Vec<IdentityRecord>>;
+
+    /// Attaches an identity to an account: `true` when attached now, `false` when the account
+    /// had it already. [`StoreError::Conflict`] when it belongs to another account,
+    /// [`StoreError::NotFound`] when the account does not exist.
+    async fn link_identity(
+        &self,
+        account: AccountId,
+        provider: &str,
+        subject: &str,
+        now: Millis,
+    ) -> StoreResult<bool>;
+
+    /// Removes the account's identities of `provider` (only `subject` when given), unless the
+    /// account would be left with no way in: no identity and no password. Atomic against other
+    /// unlinks of the same account. [`StoreError::NotFound`] when the account does not exist.
+    async fn unlink_identity(
+        &self,
+        account: AccountId,
+        provider: &str,
+        subject: Option<&str>,
+    ) -> StoreResult<Unlinked>;
 
     async fn set_password_hash(&self, id: AccountId, hash: &str, now: Millis) -> StoreResult<()>;
 

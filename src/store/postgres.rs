@@ -1,6 +1,7 @@
 //! The PostgreSQL store. Times are kept as `timestamptz` and converted with the `lares_ts` and
 //! `lares_ms` SQL functions of the first migration.
 
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -8,8 +9,11 @@ use const_format::concatcp;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::StoreError;
-use super::records::{AccountRow, SessionRow, SubjectAccount};
-use super::{Account, DeviceAccount, Flush, NewAccount, NewDevice, Store, StoreResult};
+use super::records::{AccountRow, IdentityAccountRow, SessionRow};
+use super::{
+    Account, Flush, IdentityAccount, IdentityRecord, NewAccount, NewIdentity, Store, StoreResult,
+    Unlinked,
+};
 use crate::domain::clock::Millis;
 use crate::domain::ids::{AccountId, SessionId};
 use crate::domain::session::{RevokeReason, Session, encode_retired};
@@ -108,7 +112,10 @@ impl Store for PgStore {
         Ok(row.map(Account::from))
     }
 
-    async fn create_device_accounts(&self, batch: &[NewDevice]) -> StoreResult<Vec<DeviceAccount>> {
+    async fn create_identity_accounts(
+        &self,
+        batch: &[NewIdentity],
+    ) -> StoreResult<Vec<IdentityAccount>> {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
@@ -119,10 +126,11 @@ impl Store for PgStore {
         .bind(batch.len() as i64)
         .fetch_all(&mut *tx)
         .await?;
-        let zones: Vec<i32> = batch.iter().map(|d| d.zone).collect();
-        let times: Vec<i64> = batch.iter().map(|d| d.now_ms).collect();
-        let ips: Vec<Option<String>> = batch.iter().map(|d| d.register_ip.clone()).collect();
-        let devices: Vec<&str> = batch.iter().map(|d| d.device_id.as_str()).collect();
+        let zones: Vec<i32> = batch.iter().map(|n| n.zone).collect();
+        let times: Vec<i64> = batch.iter().map(|n| n.now_ms).collect();
+        let ips: Vec<Option<String>> = batch.iter().map(|n| n.register_ip.clone()).collect();
+        let providers: Vec<&str> = batch.iter().map(|n| n.provider.as_str()).collect();
+        let subjects: Vec<&str> = batch.iter().map(|n| n.subject.as_str()).collect();
         sqlx::query(
             "INSERT INTO accounts (id, zone, created_at, updated_at, register_ip) \
              OVERRIDING SYSTEM VALUE \
@@ -135,66 +143,175 @@ impl Store for PgStore {
         .bind(&ips)
         .execute(&mut *tx)
         .await?;
-        let won: Vec<String> = sqlx::query_scalar(
+        let won: Vec<i64> = sqlx::query_scalar(
             "INSERT INTO identities (provider, subject, account_id, created_at) \
-             SELECT 'device', subject, id, lares_ts(t) \
-             FROM unnest($1::text[], $2::int8[], $3::int8[]) AS u(subject, id, t) \
-             ON CONFLICT DO NOTHING RETURNING subject",
+             SELECT provider, subject, id, lares_ts(t) \
+             FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[]) \
+             AS u(provider, subject, id, t) \
+             ON CONFLICT DO NOTHING RETURNING account_id",
         )
-        .bind(&devices)
+        .bind(&providers)
+        .bind(&subjects)
         .bind(&ids)
         .bind(&times)
         .fetch_all(&mut *tx)
         .await?;
-        let won: std::collections::HashSet<String> = won.into_iter().collect();
+        let won: HashSet<i64> = won.into_iter().collect();
         let lost: Vec<usize> = (0..batch.len())
-            .filter(|&i| !won.contains(devices[i]))
+            .filter(|&i| !won.contains(&ids[i]))
             .collect();
-        let mut existing = std::collections::HashMap::new();
+        let mut existing = HashMap::new();
         if !lost.is_empty() {
-            // Devices another writer registered first: drop the accounts made for them here and
-            // answer the existing ones.
+            // Identities registered first by another writer, or earlier in this batch: drop the
+            // accounts made for them here and answer the existing ones.
             let orphans: Vec<i64> = lost.iter().map(|&i| ids[i]).collect();
             sqlx::query("DELETE FROM accounts WHERE id = ANY($1)")
                 .bind(&orphans)
                 .execute(&mut *tx)
                 .await?;
-            let subjects: Vec<&str> = lost.iter().map(|&i| devices[i]).collect();
+            let lost_providers: Vec<&str> = lost.iter().map(|&i| providers[i]).collect();
+            let lost_subjects: Vec<&str> = lost.iter().map(|&i| subjects[i]).collect();
             const SQL: &str = concatcp!(
-                "SELECT i.subject, ",
+                "SELECT i.provider, i.subject, ",
                 ACCOUNT_COLUMNS_A,
                 " FROM identities i \
                  JOIN accounts a ON a.id = i.account_id \
-                 WHERE i.provider = 'device' AND i.subject = ANY($1)"
+                 WHERE (i.provider, i.subject) IN \
+                 (SELECT * FROM unnest($1::text[], $2::text[]))"
             );
-            let rows: Vec<SubjectAccount> = sqlx::query_as(SQL)
-                .bind(&subjects)
+            let rows: Vec<IdentityAccountRow> = sqlx::query_as(SQL)
+                .bind(&lost_providers)
+                .bind(&lost_subjects)
                 .fetch_all(&mut *tx)
                 .await?;
             existing.extend(
                 rows.into_iter()
-                    .map(|r| (r.subject, Account::from(r.account))),
+                    .map(|r| ((r.provider, r.subject), Account::from(r.account))),
             );
         }
         tx.commit().await?;
-        let answer = batch.iter().zip(&ids).map(|(device, &id)| {
-            if won.contains(&device.device_id) {
-                let account = Account::new_guest(AccountId(id), device.zone, device.now_ms);
-                Ok(DeviceAccount {
+        let answer = batch.iter().zip(&ids).map(|(new, &id)| {
+            if won.contains(&id) {
+                let account = Account::new_guest(AccountId(id), new.zone, new.now_ms);
+                return Ok(IdentityAccount {
                     account,
                     created: true,
-                })
-            } else {
-                let account = existing.get(&device.device_id).cloned();
-                let account = account
-                    .ok_or_else(|| StoreError::Internal("device identity vanished".into()))?;
-                Ok(DeviceAccount {
-                    account,
-                    created: false,
-                })
+                });
             }
+            let key = (new.provider.clone(), new.subject.clone());
+            let account = existing.get(&key).cloned();
+            let account =
+                account.ok_or_else(|| StoreError::Internal("identity vanished".into()))?;
+            Ok(IdentityAccount {
+                account,
+                created: false,
+            })
         });
         answer.collect()
+    }
+
+    async fn identities(&self, account: AccountId) -> StoreResult<Vec<IdentityRecord>> {
+        // Byte order, as SQLite sorts.
+        let rows: Vec<IdentityRecord> = sqlx::query_as(
+            "SELECT provider, subject FROM identities WHERE account_id = $1 \
+             ORDER BY provider COLLATE \"C\", subject COLLATE \"C\"",
+        )
+        .bind(account.0)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
+    async fn link_identity(
+        &self,
+        account: AccountId,
+        provider: &str,
+        subject: &str,
+        now: Millis,
+    ) -> StoreResult<bool> {
+        loop {
+            let inserted = sqlx::query(
+                "INSERT INTO identities (provider, subject, account_id, created_at) \
+                 SELECT $1, $2, id, lares_ts($4) FROM accounts WHERE id = $3 \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(provider)
+            .bind(subject)
+            .bind(account.0)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+            if inserted.rows_affected() == 1 {
+                return Ok(true);
+            }
+            let owner: Option<i64> = sqlx::query_scalar(
+                "SELECT account_id FROM identities WHERE provider = $1 AND subject = $2",
+            )
+            .bind(provider)
+            .bind(subject)
+            .fetch_optional(&self.pool)
+            .await?;
+            match owner {
+                Some(owner) if owner == account.0 => return Ok(false),
+                Some(_) => return Err(StoreError::Conflict),
+                None => {
+                    // Either the account does not exist, or the owner unlinked the identity
+                    // since the insert: then it is free, and the insert is tried again.
+                    let exists: bool =
+                        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM accounts WHERE id = $1)")
+                            .bind(account.0)
+                            .fetch_one(&self.pool)
+                            .await?;
+                    if !exists {
+                        return Err(StoreError::NotFound);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The account row is locked first, so that unlinks of one account run one at a time.
+    async fn unlink_identity(
+        &self,
+        account: AccountId,
+        provider: &str,
+        subject: Option<&str>,
+    ) -> StoreResult<Unlinked> {
+        let mut tx = self.pool.begin().await?;
+        let has_password: Option<bool> = sqlx::query_scalar(
+            "SELECT password_hash IS NOT NULL FROM accounts WHERE id = $1 FOR UPDATE",
+        )
+        .bind(account.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let has_password = has_password.ok_or(StoreError::NotFound)?;
+        let mut removed: Vec<String> = sqlx::query_scalar(
+            "DELETE FROM identities WHERE account_id = $1 AND provider = $2 \
+             AND ($3::text IS NULL OR subject = $3) RETURNING subject",
+        )
+        .bind(account.0)
+        .bind(provider)
+        .bind(subject)
+        .fetch_all(&mut *tx)
+        .await?;
+        if removed.is_empty() {
+            return Ok(Unlinked::NotLinked);
+        }
+        if !has_password {
+            let others: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM identities WHERE account_id = $1)",
+            )
+            .bind(account.0)
+            .fetch_one(&mut *tx)
+            .await?;
+            if !others {
+                tx.rollback().await?;
+                return Ok(Unlinked::LastWayIn);
+            }
+        }
+        tx.commit().await?;
+        removed.sort_unstable();
+        Ok(Unlinked::Removed(removed))
     }
 
     async fn set_password_hash(&self, id: AccountId, hash: &str, now: Millis) -> StoreResult<()> {

@@ -43,20 +43,40 @@ pub struct NewAccount<'a> {
     pub now_ms: Millis,
 }
 
-/// A guest account to create for a device.
+/// A guest account to create for an identity: a device id or a platform subject.
 #[derive(Debug, Clone)]
-pub struct NewDevice {
-    pub device_id: String,
+pub struct NewIdentity {
+    /// `device`, `apple`, `google` or `facebook`.
+    pub provider: String,
+    pub subject: String,
     pub zone: i32,
     pub register_ip: Option<String>,
     pub now_ms: Millis,
 }
 
-/// The account of a device, and whether this call created it.
+/// The account of an identity, and whether this call created it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceAccount {
+pub struct IdentityAccount {
     pub account: Account,
     pub created: bool,
+}
+
+/// An identity attached to an account.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct IdentityRecord {
+    pub provider: String,
+    pub subject: String,
+}
+
+/// What unlinking identities did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unlinked {
+    /// The subjects removed.
+    Removed(Vec<String>),
+    /// The account has no such identity.
+    NotLinked,
+    /// Nothing was removed: the account would be left with no way in.
+    LastWayIn,
 }
 
 impl Account {
@@ -145,9 +165,10 @@ impl From<AccountRow> for Account {
     }
 }
 
-/// An identity's subject with its account.
+/// An identity with its account.
 #[derive(sqlx::FromRow)]
-pub(super) struct SubjectAccount {
+pub(super) struct IdentityAccountRow {
+    pub provider: String,
     pub subject: String,
     #[sqlx(flatten)]
     pub account: AccountRow,

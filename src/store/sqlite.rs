@@ -13,7 +13,10 @@ use sqlx::sqlite::{
 };
 
 use super::records::{AccountRow, SessionRow};
-use super::{Account, DeviceAccount, Flush, NewAccount, NewDevice, Store, StoreError, StoreResult};
+use super::{
+    Account, Flush, IdentityAccount, IdentityRecord, NewAccount, NewIdentity, Store, StoreError,
+    StoreResult, Unlinked,
+};
 use crate::domain::clock::Millis;
 use crate::domain::ids::{AccountId, SessionId};
 use crate::domain::session::{RevokeReason, Session, encode_retired};
@@ -120,24 +123,28 @@ impl Store for SqliteStore {
         Ok(row.map(Account::from))
     }
 
-    /// One transaction; SQLite has a single writer, so each device is looked up and, when new,
-    /// inserted in turn without races.
-    async fn create_device_accounts(&self, batch: &[NewDevice]) -> StoreResult<Vec<DeviceAccount>> {
+    /// One transaction; SQLite has a single writer, so each identity is looked up and, when
+    /// new, inserted in turn without races.
+    async fn create_identity_accounts(
+        &self,
+        batch: &[NewIdentity],
+    ) -> StoreResult<Vec<IdentityAccount>> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut answer = Vec::with_capacity(batch.len());
-        for device in batch {
+        for new in batch {
             const FIND: &str = concatcp!(
                 "SELECT ",
                 ACCOUNT_COLUMNS,
                 " FROM accounts WHERE id = \
-                 (SELECT account_id FROM identities WHERE provider = 'device' AND subject = ?1)"
+                 (SELECT account_id FROM identities WHERE provider = ?1 AND subject = ?2)"
             );
             let found: Option<AccountRow> = sqlx::query_as(FIND)
-                .bind(&device.device_id)
+                .bind(&new.provider)
+                .bind(&new.subject)
                 .fetch_optional(&mut *tx)
                 .await?;
             if let Some(row) = found {
-                answer.push(DeviceAccount {
+                answer.push(IdentityAccount {
                     account: row.into(),
                     created: false,
                 });
@@ -147,25 +154,119 @@ impl Store for SqliteStore {
                 "INSERT INTO accounts (zone, created_at, updated_at, register_ip) \
                  VALUES (?1, ?2, ?2, ?3) RETURNING id",
             )
-            .bind(device.zone)
-            .bind(device.now_ms)
-            .bind(&device.register_ip)
+            .bind(new.zone)
+            .bind(new.now_ms)
+            .bind(&new.register_ip)
             .fetch_one(&mut *tx)
             .await?;
-            sqlx::query("INSERT INTO identities (provider, subject, account_id, created_at) VALUES ('device', ?1, ?2, ?3)")
-                .bind(&device.device_id)
-                .bind(id)
-                .bind(device.now_ms)
-                .execute(&mut *tx)
-                .await?;
-            let account = Account::new_guest(AccountId(id), device.zone, device.now_ms);
-            answer.push(DeviceAccount {
+            sqlx::query(
+                "INSERT INTO identities (provider, subject, account_id, created_at) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )
+            .bind(&new.provider)
+            .bind(&new.subject)
+            .bind(id)
+            .bind(new.now_ms)
+            .execute(&mut *tx)
+            .await?;
+            let account = Account::new_guest(AccountId(id), new.zone, new.now_ms);
+            answer.push(IdentityAccount {
                 account,
                 created: true,
             });
         }
         tx.commit().await?;
         Ok(answer)
+    }
+
+    async fn identities(&self, account: AccountId) -> StoreResult<Vec<IdentityRecord>> {
+        let rows: Vec<IdentityRecord> = sqlx::query_as(
+            "SELECT provider, subject FROM identities WHERE account_id = ?1 \
+             ORDER BY provider, subject",
+        )
+        .bind(account.0)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
+    async fn link_identity(
+        &self,
+        account: AccountId,
+        provider: &str,
+        subject: &str,
+        now: Millis,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let inserted = sqlx::query(
+            "INSERT INTO identities (provider, subject, account_id, created_at) \
+             SELECT ?1, ?2, id, ?4 FROM accounts WHERE id = ?3 \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(provider)
+        .bind(subject)
+        .bind(account.0)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 1 {
+            tx.commit().await?;
+            return Ok(true);
+        }
+        let owner: Option<i64> = sqlx::query_scalar(
+            "SELECT account_id FROM identities WHERE provider = ?1 AND subject = ?2",
+        )
+        .bind(provider)
+        .bind(subject)
+        .fetch_optional(&mut *tx)
+        .await?;
+        match owner {
+            Some(owner) if owner == account.0 => Ok(false),
+            Some(_) => Err(StoreError::Conflict),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn unlink_identity(
+        &self,
+        account: AccountId,
+        provider: &str,
+        subject: Option<&str>,
+    ) -> StoreResult<Unlinked> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let has_password: Option<bool> =
+            sqlx::query_scalar("SELECT password_hash IS NOT NULL FROM accounts WHERE id = ?1")
+                .bind(account.0)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let has_password = has_password.ok_or(StoreError::NotFound)?;
+        let mut removed: Vec<String> = sqlx::query_scalar(
+            "DELETE FROM identities WHERE account_id = ?1 AND provider = ?2 \
+             AND (?3 IS NULL OR subject = ?3) RETURNING subject",
+        )
+        .bind(account.0)
+        .bind(provider)
+        .bind(subject)
+        .fetch_all(&mut *tx)
+        .await?;
+        if removed.is_empty() {
+            return Ok(Unlinked::NotLinked);
+        }
+        if !has_password {
+            let others: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM identities WHERE account_id = ?1)",
+            )
+            .bind(account.0)
+            .fetch_one(&mut *tx)
+            .await?;
+            if !others {
+                tx.rollback().await?;
+                return Ok(Unlinked::LastWayIn);
+            }
+        }
+        tx.commit().await?;
+        removed.sort_unstable();
+        Ok(Unlinked::Removed(removed))
     }
 
     async fn set_password_hash(&self, id: AccountId, hash: &str, now: Millis) -> StoreResult<()> {

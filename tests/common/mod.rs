@@ -14,6 +14,7 @@ use lares::app::Running;
 use lares::config::{Config, Profile};
 use lares::domain::clock::ManualClock;
 use lares::proto::account::account_interface_client::AccountInterfaceClient;
+use lares::store::Store;
 use serde_json::Value;
 use sqlx::Connection;
 use tonic::transport::Channel;
@@ -173,6 +174,28 @@ impl TestDb {
                 .await
                 .unwrap();
         }
+    }
+}
+
+/// A store opened directly on a database of its own, without the service.
+pub struct TestStore {
+    pub db: TestDb,
+    pub store: Arc<dyn Store>,
+}
+
+impl TestStore {
+    pub async fn open(backend: Backend) -> TestStore {
+        init_logging();
+        let db = TestDb::create(backend).await;
+        let store = lares::store::open(db.url(), 4, 5_000)
+            .await
+            .expect("store opens");
+        TestStore { db, store }
+    }
+
+    pub async fn close(self) {
+        self.store.close().await;
+        self.db.drop_db().await;
     }
 }
 
@@ -357,6 +380,30 @@ macro_rules! for_each_store {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     super::$name($crate::common::Backend::Redis).await
+                }
+            )*
+        }
+    };
+}
+
+/// Generates one test per database (SQLite, PostgreSQL) from `async fn name(backend: Backend)`,
+/// for tests of the store alone.
+#[macro_export]
+macro_rules! for_each_db {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Postgres).await
                 }
             )*
         }

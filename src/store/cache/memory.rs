@@ -232,6 +232,12 @@ impl Cache for MemoryCache {
         Ok(())
     }
 
+    async fn forget_identity(&self, provider: &str, subject: &str) -> CacheResult<()> {
+        self.identities
+            .remove(&(provider.to_owned(), subject.to_owned()));
+        Ok(())
+    }
+
     async fn account(&self, id: AccountId) -> CacheResult<Option<Account>> {
         let now = self.clock.now_ms();
         Ok(self

@@ -71,6 +71,9 @@ pub trait Cache: Send + Sync + 'static {
         account: AccountId,
     ) -> CacheResult<()>;
 
+    /// Drops an identity's cached account.
+    async fn forget_identity(&self, provider: &str, subject: &str) -> CacheResult<()>;
+
     /// A cached account summary: no username and no password hash.
     async fn account(&self, id: AccountId) -> CacheResult<Option<Account>>;
 

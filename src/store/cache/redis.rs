@@ -679,6 +679,13 @@ impl Cache for RedisCache {
             .map_err(failed)
     }
 
+    async fn forget_identity(&self, provider: &str, subject: &str) -> CacheResult<()> {
+        self.client()
+            .del::<(), _>(self.identity_key(provider, subject))
+            .await
+            .map_err(failed)
+    }
+
     async fn account(&self, id: AccountId) -> CacheResult<Option<Account>> {
         let bytes: Option<Vec<u8>> = self
             .client()

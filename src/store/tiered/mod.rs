@@ -409,43 +409,58 @@ impl Tiered {
         Ok(ids.into_iter().collect())
     }
 
-    /// The account a device belongs to, from the cache or else the store. Accounts from the
+    /// The account an identity belongs to, from the cache or else the store. Accounts from the
     /// cache carry no username or password hash.
-    pub async fn account_by_device(&self, device: &str) -> Result<Option<Account>> {
+    pub async fn account_by_identity(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<Account>> {
         if self.cache_usable().await {
-            match self.cached_device(device).await {
+            match self.cached_identity(provider, subject).await {
                 Ok(Some(account)) => return Ok(Some(account)),
                 Ok(None) => {}
                 Err(err) => self.cache_failed(&err),
             }
         }
-        let found = self.store.account_by_identity("device", device).await?;
+        let found = self.store.account_by_identity(provider, subject).await?;
         if let Some(account) = &found {
-            self.remember_device(device, account).await;
+            self.remember_identity(provider, subject, account).await;
         }
         Ok(found)
     }
 
-    async fn cached_device(
+    async fn cached_identity(
         &self,
-        device: &str,
+        provider: &str,
+        subject: &str,
     ) -> std::result::Result<Option<Account>, CacheError> {
-        let Some(id) = self.cache.identity("device", device).await? else {
+        let Some(id) = self.cache.identity(provider, subject).await? else {
             return Ok(None);
         };
         self.cache.account(id).await
     }
 
-    /// Caches a device's account (best effort).
-    pub async fn remember_device(&self, device: &str, account: &Account) {
+    /// Caches an identity's account (best effort).
+    pub async fn remember_identity(&self, provider: &str, subject: &str, account: &Account) {
         if !self.cache_usable().await {
             return;
         }
         let cached = match self.cache.put_account(account).await {
-            Ok(()) => self.cache.put_identity("device", device, account.id).await,
+            Ok(()) => self.cache.put_identity(provider, subject, account.id).await,
             Err(err) => Err(err),
         };
         if let Err(err) = cached {
+            self.cache_failed(&err);
+        }
+    }
+
+    /// Drops an identity's cached account, as after unlinking it (best effort).
+    pub async fn forget_identity(&self, provider: &str, subject: &str) {
+        if !self.cache_usable().await {
+            return;
+        }
+        if let Err(err) = self.cache.forget_identity(provider, subject).await {
             self.cache_failed(&err);
         }
     }
