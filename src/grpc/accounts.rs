@@ -8,7 +8,7 @@ use std::time::Instant;
 use tonic::{Request, Response, Status};
 
 use super::status::to_status;
-use crate::domain::{Error, Result};
+use crate::domain::Result;
 use crate::proto::account as pb;
 use crate::proto::account::account_interface_server::AccountInterface;
 use crate::service::{RequestMeta, Service};
@@ -95,24 +95,46 @@ impl AccountInterface for AccountGrpc {
         .await
     }
 
-    async fn apple_login(&self, _: Request<pb::AppleLoginRequest>) -> Answer<pb::LoginInfo> {
-        self.call("AppleLogin", not_yet("AppleLogin")).await
+    async fn apple_login(&self, req: Request<pb::AppleLoginRequest>) -> Answer<pb::LoginInfo> {
+        let meta = meta(&req);
+        self.call(
+            "AppleLogin",
+            self.service.apple_login(req.into_inner(), &meta),
+        )
+        .await
     }
 
     async fn apple_login_callback(
         &self,
-        _: Request<pb::AppleLoginCallbackRequest>,
+        req: Request<pb::AppleLoginCallbackRequest>,
     ) -> Answer<pb::AppleLoginCallbackResponse> {
-        self.call("AppleLoginCallback", not_yet("AppleLoginCallback"))
-            .await
+        let meta = meta(&req);
+        self.call(
+            "AppleLoginCallback",
+            self.service.apple_login_callback(req.into_inner(), &meta),
+        )
+        .await
     }
 
-    async fn google_login(&self, _: Request<pb::GoogleLoginRequest>) -> Answer<pb::LoginInfo> {
-        self.call("GoogleLogin", not_yet("GoogleLogin")).await
+    async fn google_login(&self, req: Request<pb::GoogleLoginRequest>) -> Answer<pb::LoginInfo> {
+        let meta = meta(&req);
+        self.call(
+            "GoogleLogin",
+            self.service.google_login(req.into_inner(), &meta),
+        )
+        .await
     }
 
-    async fn facebook_login(&self, _: Request<pb::FacebookLoginRequest>) -> Answer<pb::LoginInfo> {
-        self.call("FacebookLogin", not_yet("FacebookLogin")).await
+    async fn facebook_login(
+        &self,
+        req: Request<pb::FacebookLoginRequest>,
+    ) -> Answer<pb::LoginInfo> {
+        let meta = meta(&req);
+        self.call(
+            "FacebookLogin",
+            self.service.facebook_login(req.into_inner(), &meta),
+        )
+        .await
     }
 
     async fn refresh(&self, req: Request<pb::RefreshRequest>) -> Answer<pb::RefreshResponse> {
@@ -130,15 +152,12 @@ impl AccountInterface for AccountGrpc {
             .await
     }
 
-    async fn link(&self, _: Request<pb::LinkRequest>) -> Answer<pb::LinkResponse> {
-        self.call("Link", not_yet("Link")).await
+    async fn link(&self, req: Request<pb::LinkRequest>) -> Answer<pb::LinkResponse> {
+        self.call("Link", self.service.link(req.into_inner())).await
     }
 
-    async fn unlink(&self, _: Request<pb::UnlinkRequest>) -> Answer<pb::LinkResponse> {
-        self.call("Unlink", not_yet("Unlink")).await
+    async fn unlink(&self, req: Request<pb::UnlinkRequest>) -> Answer<pb::LinkResponse> {
+        self.call("Unlink", self.service.unlink(req.into_inner()))
+            .await
     }
-}
-
-async fn not_yet<T>(rpc: &'static str) -> Result<T> {
-    Err(Error::unimplemented(rpc))
 }

@@ -1,10 +1,11 @@
 //! The client API as JSON over HTTP, under `/accounts/v1`. Each handler decodes, calls the one
 //! service operation, and answers its message.
 
+use actix_web::http::header;
 use actix_web::web::{self, Data, Json};
-use actix_web::{HttpRequest, Resource};
+use actix_web::{HttpRequest, HttpResponse, Resource};
 
-use super::body::ProtoJson;
+use super::body::{FormFields, ProtoJson};
 use super::error::ApiError;
 use super::method_not_allowed;
 use crate::domain::Error;
@@ -18,25 +19,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(post("/accounts/v1/username/register", username_register))
         .service(post("/accounts/v1/username/login", username_login))
         .service(post("/accounts/v1/device/login", device_login))
+        .service(post("/accounts/v1/apple/login", apple_login))
+        .service(post(
+            "/accounts/v1/apple/login/callback",
+            apple_login_callback,
+        ))
+        .service(post("/accounts/v1/google/login", google_login))
+        .service(post("/accounts/v1/fb/login", facebook_login))
         .service(post("/accounts/v1/refresh", refresh))
         .service(post("/accounts/v1/token", token))
-        .service(post("/accounts/v1/logout", logout));
-    for (path, rpc) in NOT_YET {
-        cfg.service(post(path, move || async move {
-            Err::<Json<()>, _>(ApiError(Error::unimplemented(rpc)))
-        }));
-    }
+        .service(post("/accounts/v1/logout", logout))
+        .service(post("/accounts/v1/link", link))
+        .service(post("/accounts/v1/unlink", unlink));
 }
-
-/// Routes declared by the API whose operations this version does not provide.
-const NOT_YET: [(&str, &str); 6] = [
-    ("/accounts/v1/apple/login", "AppleLogin"),
-    ("/accounts/v1/apple/login/callback", "AppleLoginCallback"),
-    ("/accounts/v1/google/login", "GoogleLogin"),
-    ("/accounts/v1/fb/login", "FacebookLogin"),
-    ("/accounts/v1/link", "Link"),
-    ("/accounts/v1/unlink", "Unlink"),
-];
 
 fn post<F, Args>(path: &str, handler: F) -> Resource
 where
@@ -128,4 +123,58 @@ async fn logout(
     body: ProtoJson<pb::LogoutRequest>,
 ) -> Reply<pb::LogoutResponse> {
     Ok(Json(svc.logout(body.0).await?))
+}
+
+async fn apple_login(
+    svc: Data<Service>,
+    req: HttpRequest,
+    body: ProtoJson<pb::AppleLoginRequest>,
+) -> Reply<pb::LoginInfo> {
+    Ok(Json(svc.apple_login(body.0, &meta(&req)).await?))
+}
+
+/// Apple posts the form here and the browser follows the answer: a 303 to the app's link.
+async fn apple_login_callback(
+    svc: Data<Service>,
+    req: HttpRequest,
+    form: FormFields,
+) -> Result<HttpResponse, ApiError> {
+    let mut fields = form.0;
+    let mut take = |name: &str| fields.remove(name).unwrap_or_default();
+    let callback = pb::AppleLoginCallbackRequest {
+        code: take("code"),
+        id_token: take("id_token"),
+        state: take("state"),
+        user: take("user"),
+        error: take("error"),
+    };
+    let answer = svc.apple_login_callback(callback, &meta(&req)).await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, answer.location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}
+
+async fn google_login(
+    svc: Data<Service>,
+    req: HttpRequest,
+    body: ProtoJson<pb::GoogleLoginRequest>,
+) -> Reply<pb::LoginInfo> {
+    Ok(Json(svc.google_login(body.0, &meta(&req)).await?))
+}
+
+async fn facebook_login(
+    svc: Data<Service>,
+    req: HttpRequest,
+    body: ProtoJson<pb::FacebookLoginRequest>,
+) -> Reply<pb::LoginInfo> {
+    Ok(Json(svc.facebook_login(body.0, &meta(&req)).await?))
+}
+
+async fn link(svc: Data<Service>, body: ProtoJson<pb::LinkRequest>) -> Reply<pb::LinkResponse> {
+    Ok(Json(svc.link(body.0).await?))
+}
+
+async fn unlink(svc: Data<Service>, body: ProtoJson<pb::UnlinkRequest>) -> Reply<pb::LinkResponse> {
+    Ok(Json(svc.unlink(body.0).await?))
 }

@@ -4,7 +4,7 @@
 mod device;
 mod gate;
 mod login;
-// mod platform;
+mod platform;
 mod session;
 
 use std::net::IpAddr;

@@ -1,7 +1,7 @@
-//! Platform sign-in (Apple native and web, Google, Facebook) and linking identities to an
-//! account. A verified identity signs in to the account it belongs to, or creates one through
-//! the same group commit as guests; `Link` attaches an identity to the signed-in account (a
-//! guest upgrades this way and keeps its id) and `Unlink` detaches one, never the last way in.
+//! Sign-in by identity (devices, Apple native and web, Google, Facebook) and linking identities
+//! to an account. An identity signs in to the account it belongs to, or creates one through the
+//! group commit; `Link` attaches an identity to the signed-in account (a guest upgrades this way
+//! and keeps its id) and `Unlink` detaches one, never the last way in.
 
 use prost::Message;
 
@@ -13,9 +13,9 @@ use crate::domain::ids::{AccountId, SessionId};
 use crate::domain::{Error, Reason, Result};
 use crate::platform::{Identity, Refused, loggable};
 use crate::proto::account::{
-    AppleLoginCallbackRequest, AppleLoginCallbackResponse, AppleLoginRequest,
-    FacebookLoginRequest, GoogleLoginRequest, Identity as PbIdentity, LinkRequest, LinkResponse,
-    LoginInfo, Provider, UnlinkRequest,
+    AppleLoginCallbackRequest, AppleLoginCallbackResponse, AppleLoginRequest, FacebookLoginRequest,
+    GoogleLoginRequest, Identity as PbIdentity, LinkRequest, LinkResponse, LoginInfo, Provider,
+    UnlinkRequest,
 };
 use crate::store::{NewIdentity, StoreError, Unlinked};
 
@@ -38,18 +38,29 @@ fn not_configured(what: &'static str) -> Error {
 impl Service {
     /// `PLATFORM_AUTH_FAILED`, with the reason logged and counted.
     fn platform_refused(&self, provider: &'static str, Refused(why): Refused) -> Error {
-        self.inner.deps.metrics.security_event("platform_auth_failed");
+        self.inner
+            .deps
+            .metrics
+            .security_event("platform_auth_failed");
         self.count_login(provider, "platform_auth_failed");
         tracing::info!(target: "lares::security", event = "platform_auth_failed", provider, reason = %why);
         platform_failed()
     }
 
     /// The identity a provider vouched for, or `PLATFORM_AUTH_FAILED`.
-    fn vouched(&self, provider: &'static str, checked: Result<Identity, Refused>) -> Result<Identity> {
+    fn vouched(
+        &self,
+        provider: &'static str,
+        checked: Result<Identity, Refused>,
+    ) -> Result<Identity> {
         checked.map_err(|why| self.platform_refused(provider, why))
     }
 
-    pub async fn apple_login(&self, req: AppleLoginRequest, meta: &RequestMeta) -> Result<LoginInfo> {
+    pub async fn apple_login(
+        &self,
+        req: AppleLoginRequest,
+        meta: &RequestMeta,
+    ) -> Result<LoginInfo> {
         check_requested_color(&req.color)?;
         let apple = (self.inner.platforms.apple.as_ref())
             .filter(|a| a.native_enabled())
@@ -59,7 +70,11 @@ impl Service {
         self.identity_sign_in(identity, &ask, meta).await
     }
 
-    pub async fn google_login(&self, req: GoogleLoginRequest, meta: &RequestMeta) -> Result<LoginInfo> {
+    pub async fn google_login(
+        &self,
+        req: GoogleLoginRequest,
+        meta: &RequestMeta,
+    ) -> Result<LoginInfo> {
         check_requested_color(&req.color)?;
         let google = (self.inner.platforms.google.as_ref())
             .ok_or_else(|| not_configured("Google sign-in"))?;
@@ -196,8 +211,8 @@ impl Service {
             return Err(Error::param("session or accessToken: one is required"));
         }
         let now = self.inner.deps.clock.now_ms();
-        let claims = (self.inner.access.verify(access_token, now))
-            .map_err(|_| Error::session_illegal())?;
+        let claims =
+            (self.inner.access.verify(access_token, now)).map_err(|_| Error::session_illegal())?;
         if claims.subject != account_id {
             return Err(Error::session_illegal());
         }
