@@ -36,6 +36,25 @@ pub struct Config {
     pub platform: Platform,
 }
 
+/// Reads a text value that the environment may have spelled as a number or a boolean
+/// (`LARES__PLATFORM__FACEBOOK__APP_ID=1122334455` arrives as an integer).
+pub(crate) fn lenient_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Text {
+        Text(String),
+        Int(i128),
+        Float(f64),
+        Bool(bool),
+    }
+    Ok(match Text::deserialize(d)? {
+        Text::Text(s) => s,
+        Text::Int(n) => n.to_string(),
+        Text::Float(f) => f.to_string(),
+        Text::Bool(b) => b.to_string(),
+    })
+}
+
 /// A configuration that cannot be used, naming the key at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

@@ -1,6 +1,8 @@
 //! The `lares` binary as an operator runs it: configuration errors, graceful shutdown on
 //! SIGTERM, and logs that never hold a secret.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -80,7 +82,18 @@ fn prod_refuses_to_start_without_keys() {
 /// Starts the binary on port 0 with JSON logs at debug level; answers the child, its log lines
 /// and the external HTTP address.
 fn start(dir: &std::path::Path) -> (Child, mpsc::Receiver<String>, String) {
-    let mut child = lares()
+    start_with(dir, &[])
+}
+
+fn start_with(
+    dir: &std::path::Path,
+    env: &[(&str, String)],
+) -> (Child, mpsc::Receiver<String>, String) {
+    let mut command = lares();
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command
         .env_remove("LARES_CONFIG")
         .env("LARES__SERVER__HTTP_EXTERNAL", "127.0.0.1:0")
         .env("LARES__SERVER__GRPC_EXTERNAL", "127.0.0.1:0")
@@ -236,5 +249,84 @@ fn wait_with_timeout(child: &mut Child, limit: Duration) -> std::process::ExitSt
             panic!("lares did not exit within {limit:?}");
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A refused platform credential is logged with its reason, and neither the credential nor a
+/// provider secret reaches the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn platform_refusals_are_logged_with_a_reason_and_no_secret() {
+    use common::platform::{
+        FACEBOOK_APP_ID, FACEBOOK_APP_SECRET, FakeIssuers, GOOGLE_CLIENT_ID, Provider, Signing,
+    };
+    let fakes = FakeIssuers::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("LARES__PLATFORM__GOOGLE__JWKS_URL", fakes.google_jwks_url()),
+        (
+            "LARES__PLATFORM__GOOGLE__AUDIENCES",
+            format!("[\"{GOOGLE_CLIENT_ID}\"]"),
+        ),
+        (
+            "LARES__PLATFORM__FACEBOOK__GRAPH_URL",
+            fakes.facebook_graph_url(),
+        ),
+        (
+            "LARES__PLATFORM__FACEBOOK__APP_ID",
+            FACEBOOK_APP_ID.to_owned(),
+        ),
+        (
+            "LARES__PLATFORM__FACEBOOK__APP_SECRET",
+            FACEBOOK_APP_SECRET.to_owned(),
+        ),
+    ];
+    let (mut child, lines, addr) = start_with(dir.path(), &env);
+    let http = reqwest::Client::new();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let claims = FakeIssuers::google_claims("log-sub", GOOGLE_CLIENT_ID, now);
+    let forged = fakes.id_token(Provider::Google, &claims, Signing::UnknownKey);
+    let foreign = fakes.facebook_token("log-fb", "9999999999", true, now + 3600);
+    for (path, token) in [
+        ("/accounts/v1/google/login", &forged),
+        ("/accounts/v1/fb/login", &foreign),
+    ] {
+        let response = http
+            .post(format!("http://{addr}{path}"))
+            .json(&json!({ "token": token }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{path}");
+    }
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    wait_with_timeout(&mut child, Duration::from_secs(30));
+    let log = lines.try_iter().collect::<Vec<_>>().join("\n");
+    let refusals: Vec<Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["fields"]["event"] == "platform_auth_failed")
+        .collect();
+    let reasons: Vec<&str> = refusals
+        .iter()
+        .map(|e| e["fields"]["reason"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(reasons.len(), 2, "{log}");
+    assert!(reasons[0].contains("unknown key id"), "{reasons:?}");
+    assert!(
+        reasons[1].contains("another app") || reasons[1].contains("belongs to app"),
+        "{reasons:?}"
+    );
+    for secret in [forged.as_str(), foreign.as_str(), FACEBOOK_APP_SECRET] {
+        assert!(!log.contains(secret), "a secret reached the log");
     }
 }

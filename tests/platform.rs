@@ -481,10 +481,7 @@ async fn apple_web_flow_redirects_with_a_sealed_login() {
     let (status, body) = app
         .post("/accounts/v1/apple/login/callback", json!({"code": "x"}))
         .await;
-    assert_eq!(
-        (status, text(&body, "reason")),
-        (415, "PARAM_INVALID")
-    );
+    assert_eq!((status, text(&body, "reason")), (415, "PARAM_INVALID"));
 
     // gRPC answers the location.
     let claims = FakeIssuers::apple_claims("apple-web-sub", APPLE_CLIENT_ID, now_s(&app));

@@ -52,10 +52,13 @@ pub struct Apple {
     /// Accepted `aud` values: app bundle ids (native) and the Services ID (web). Default empty.
     pub audiences: Vec<String>,
     /// Apple developer team id, the `iss` of the client secret.
+    #[serde(deserialize_with = "super::lenient_text")]
     pub team_id: String,
     /// The Services ID of the web flow, the client secret's `sub`.
+    #[serde(deserialize_with = "super::lenient_text")]
     pub client_id: String,
     /// Id of the Sign in with Apple key, the client secret's `kid`.
+    #[serde(deserialize_with = "super::lenient_text")]
     pub key_id: String,
     /// That key: ES256, PKCS#8 PEM. Secret.
     pub private_key: String,
@@ -129,6 +132,7 @@ impl Default for Google {
 pub struct Facebook {
     /// Graph API base, with its version. Default `https://graph.facebook.com/v19.0`.
     pub graph_url: String,
+    #[serde(deserialize_with = "super::lenient_text")]
     pub app_id: String,
     /// Secret.
     pub app_secret: String,

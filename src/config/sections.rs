@@ -147,10 +147,12 @@ pub struct Label {
     /// `dev`, `test` or `prod`. Default `dev`.
     pub profile: Profile,
     /// Release colour stamped into tokens when no rule picks another. Default `local`.
+    #[serde(deserialize_with = "super::lenient_text")]
     pub color: String,
     /// Zone number stamped into tokens. Default 1.
     pub zone: i32,
     /// Node name. Default: the host name.
+    #[serde(deserialize_with = "super::lenient_text")]
     pub node: String,
 }
 
@@ -343,6 +345,7 @@ impl Default for Password {
 #[serde(default, deny_unknown_fields)]
 pub struct Account {
     /// Salt of the opaque account ids; changing it changes every id clients hold. Default `lares`.
+    #[serde(deserialize_with = "super::lenient_text")]
     pub id_salt: String,
     /// Minimum length of an opaque account id. Default 8.
     pub id_min_length: usize,

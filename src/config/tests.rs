@@ -228,3 +228,57 @@ fn the_shipped_config_file_holds_the_defaults() {
         Ok(())
     });
 }
+
+#[test]
+fn numeric_text_from_the_environment_stays_text() {
+    Jail::expect_with(|jail| {
+        jail.set_env("LARES__PLATFORM__FACEBOOK__APP_ID", "1122334455");
+        jail.set_env("LARES__PLATFORM__FACEBOOK__APP_SECRET", "s3cret");
+        jail.set_env("LARES__ACCOUNT__ID_SALT", "12345");
+        jail.set_env(
+            "LARES__PLATFORM__GOOGLE__AUDIENCES",
+            "[\"1-abc.apps.googleusercontent.com\"]",
+        );
+        let c = load_in(jail, None).unwrap();
+        assert_eq!(c.platform.facebook.app_id, "1122334455");
+        assert_eq!(c.account.id_salt, "12345");
+        assert_eq!(
+            c.platform.google.audiences,
+            ["1-abc.apps.googleusercontent.com"]
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn platform_settings_are_validated_by_key() {
+    let mut config = Config::default();
+    config.platform.facebook.app_id = "1".into();
+    let err = config.validate().unwrap_err().to_string();
+    assert!(err.contains("platform.facebook"), "{err}");
+
+    let mut config = Config::default();
+    config.platform.apple.team_id = "TEAM".into();
+    let err = config.validate().unwrap_err().to_string();
+    assert!(err.contains("platform.apple.client_id"), "{err}");
+
+    let mut config = Config::default();
+    config.platform.apple.team_id = "TEAM".into();
+    config.platform.apple.client_id = "web".into();
+    config.platform.apple.key_id = "KEY".into();
+    config.platform.apple.redirect_uri = "https://example.com/cb".into();
+    config.platform.apple.private_key = "not a key".into();
+    let err = config.validate().unwrap_err().to_string();
+    assert!(err.contains("platform.apple.private_key"), "{err}");
+    assert!(!err.contains("not a key"), "the key is not echoed: {err}");
+
+    let mut config = Config::default();
+    config.label.profile = Profile::Prod;
+    config.platform.google.jwks_url = "http://keys.example.com".into();
+    let err = config.validate().unwrap_err().to_string();
+    assert!(err.contains("platform.google.jwks_url"), "{err}");
+
+    let mut config = Config::default();
+    config.platform.apple.private_key = "-----BEGIN PRIVATE KEY-----".into();
+    assert!(!format!("{config:?}").contains("BEGIN PRIVATE KEY"));
+}
