@@ -41,17 +41,17 @@ pub struct Config {
 pub(crate) fn lenient_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
-    enum Text {
+    enum Spelled {
         Text(String),
         Int(i128),
         Float(f64),
         Bool(bool),
     }
-    Ok(match Text::deserialize(d)? {
-        Text::Text(s) => s,
-        Text::Int(n) => n.to_string(),
-        Text::Float(f) => f.to_string(),
-        Text::Bool(b) => b.to_string(),
+    Ok(match Spelled::deserialize(d)? {
+        Spelled::Text(s) => s,
+        Spelled::Int(n) => n.to_string(),
+        Spelled::Float(f) => f.to_string(),
+        Spelled::Bool(b) => b.to_string(),
     })
 }
 
