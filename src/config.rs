@@ -8,9 +8,11 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+mod admin;
 mod platform;
 mod secrets;
 mod sections;
+pub use admin::{Admin, AdminKey, AdminRole, BOOTSTRAP_NAME};
 pub use platform::{Apple, Facebook, Google, Platform};
 pub use secrets::Keys;
 pub use sections::*;
@@ -34,6 +36,7 @@ pub struct Config {
     pub revocations: Revocations,
     pub gray: crate::domain::gray::GrayRules,
     pub platform: Platform,
+    pub admin: Admin,
 }
 
 /// Reads a text value that the environment may have spelled as a number or a boolean
@@ -137,7 +140,8 @@ impl Config {
             return Err(invalid("log.level", "is not a valid tracing filter"));
         }
         self.validate_gateway()?;
-        self.platform.validate(self.label.profile)
+        self.platform.validate(self.label.profile)?;
+        self.admin.validate()
     }
 
     fn validate_gateway(&self) -> Result<(), ConfigError> {

@@ -10,6 +10,7 @@ use crate::actors::SessionDeps;
 use crate::actors::hasher::HashPool;
 use crate::config::{Config, Keys};
 use crate::domain::access::AccessTokens;
+use crate::domain::admin::AdminKeys;
 use crate::domain::clock::Clock;
 use crate::domain::credentials::SecretHasher;
 use crate::domain::ids::AccountIdCodec;
@@ -166,5 +167,6 @@ pub fn service_parts(
         profile,
         platforms: Arc::new(platforms),
         platform_sealer,
+        admin_keys: AdminKeys::new(&config.admin),
     })
 }

@@ -14,6 +14,10 @@ pub enum Reason {
     PlatformAuthFailed,
     AccountBanned,
     StatusIllegal,
+    /// No admin credential, or one that is not recognised.
+    Unauthenticated,
+    /// An admin credential whose role does not allow the call.
+    PermissionDenied,
     NotFound,
     MethodNotAllowed,
     Conflict,
@@ -51,6 +55,8 @@ impl Reason {
             Reason::PlatformAuthFailed => ("PLATFORM_AUTH_FAILED", 401, UNAUTHENTICATED),
             Reason::AccountBanned => ("ACCOUNT_BANNED", 403, PERMISSION_DENIED),
             Reason::StatusIllegal => ("STATUS_ILLEGAL", 403, PERMISSION_DENIED),
+            Reason::Unauthenticated => ("UNAUTHENTICATED", 401, UNAUTHENTICATED),
+            Reason::PermissionDenied => ("PERMISSION_DENIED", 403, PERMISSION_DENIED),
             Reason::NotFound => ("NOT_FOUND", 404, NOT_FOUND),
             Reason::MethodNotAllowed => ("METHOD_NOT_ALLOWED", 405, UNIMPLEMENTED),
             Reason::Conflict => ("CONFLICT", 409, ALREADY_EXISTS),
@@ -191,6 +197,8 @@ mod tests {
             (Reason::PlatformAuthFailed, "PLATFORM_AUTH_FAILED", 401, 16),
             (Reason::AccountBanned, "ACCOUNT_BANNED", 403, 7),
             (Reason::StatusIllegal, "STATUS_ILLEGAL", 403, 7),
+            (Reason::Unauthenticated, "UNAUTHENTICATED", 401, 16),
+            (Reason::PermissionDenied, "PERMISSION_DENIED", 403, 7),
             (Reason::NotFound, "NOT_FOUND", 404, 5),
             (Reason::MethodNotAllowed, "METHOD_NOT_ALLOWED", 405, 12),
             (Reason::Conflict, "CONFLICT", 409, 6),

@@ -2,6 +2,7 @@
 //! everything above builds on it.
 
 pub mod access;
+pub mod admin;
 pub mod clock;
 pub mod color;
 pub mod credentials;

@@ -42,6 +42,10 @@ pub enum RevokeReason {
     SingleSession,
     /// The account was banned.
     Ban,
+    /// An operator ended the session.
+    Admin,
+    /// An operator set a new password.
+    PasswordReset,
 }
 
 impl RevokeReason {
@@ -52,6 +56,8 @@ impl RevokeReason {
             RevokeReason::Reuse => "reuse",
             RevokeReason::SingleSession => "single_session",
             RevokeReason::Ban => "ban",
+            RevokeReason::Admin => "admin",
+            RevokeReason::PasswordReset => "password_reset",
         }
     }
 
@@ -62,6 +68,8 @@ impl RevokeReason {
             Self::Reuse,
             Self::SingleSession,
             Self::Ban,
+            Self::Admin,
+            Self::PasswordReset,
         ];
         all.into_iter().find(|r| r.as_str() == text)
     }

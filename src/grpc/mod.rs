@@ -3,6 +3,7 @@
 //! with `INVALID_ARGUMENT`.
 
 pub mod accounts;
+pub mod admin;
 pub mod gate;
 pub mod status;
 

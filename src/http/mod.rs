@@ -2,6 +2,7 @@
 //! the internal one. Every response, error or not, is counted and timed by route.
 
 pub mod accounts;
+pub mod admin;
 pub mod body;
 pub mod error;
 pub mod internal;

@@ -1,6 +1,7 @@
 //! The operations of the client API, shared by both edges: each takes the request message and
 //! answers the response message or an [`Error`], so HTTP and gRPC cannot drift apart.
 
+mod admin;
 mod device;
 mod gate;
 mod login;
@@ -16,6 +17,7 @@ use crate::actors::session::Issued;
 use crate::actors::shards::Shards;
 use crate::config::Profile;
 use crate::domain::access::AccessTokens;
+use crate::domain::admin::AdminKeys;
 use crate::domain::ids::{AccountId, AccountIdCodec};
 use crate::domain::password::PasswordHashing;
 use crate::domain::token::Sealer;
@@ -53,6 +55,7 @@ struct Inner {
     profile: Profile,
     platforms: Arc<Platforms>,
     platform_sealer: Sealer,
+    admin_keys: AdminKeys,
 }
 
 /// Everything a [`Service`] is built from besides its actor shards.
@@ -67,6 +70,8 @@ pub struct Parts {
     pub platforms: Arc<Platforms>,
     /// Seals the sign-in result of the Apple web flow (the platform key).
     pub platform_sealer: Sealer,
+    /// Who may call the admin API.
+    pub admin_keys: AdminKeys,
 }
 
 /// Longest DevPing message echoed.
@@ -84,6 +89,7 @@ impl Service {
             profile,
             platforms,
             platform_sealer,
+            admin_keys,
         } = parts;
         Service {
             inner: Arc::new(Inner {
@@ -97,6 +103,7 @@ impl Service {
                 profile,
                 platforms,
                 platform_sealer,
+                admin_keys,
             }),
         }
     }

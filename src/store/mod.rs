@@ -12,6 +12,7 @@ use crate::domain::clock::Millis;
 use crate::domain::ids::{AccountId, SessionId};
 use crate::domain::session::{RevokeReason, Session};
 
+pub mod admin;
 pub mod cache;
 pub mod creator;
 mod error;
@@ -31,7 +32,7 @@ pub use records::{
 pub use sqlite::SqliteStore;
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: admin::AdminStore + Send + Sync + 'static {
     /// Answers when the store can serve queries.
     async fn ping(&self) -> StoreResult<()>;
 

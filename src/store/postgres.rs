@@ -1,6 +1,8 @@
 //! The PostgreSQL store. Times are kept as `timestamptz` and converted with the `lares_ts` and
 //! `lares_ms` SQL functions of the first migration.
 
+mod admin;
+
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 

@@ -3,6 +3,8 @@
 //! transaction that upgrades to writing would fail at once instead of waiting its turn. Times are
 //! integer milliseconds.
 
+mod admin;
+
 use std::str::FromStr;
 use std::time::Duration;
 

@@ -23,6 +23,10 @@ use tonic::transport::Channel;
 pub const TOKEN_KEY: [u8; 32] = *b"lares-test-token-key-32-bytes!!!";
 pub const SESSION_KEY: [u8; 32] = *b"lares-test-session-key-32-bytes!";
 pub const PLATFORM_KEY: [u8; 16] = *b"lares-platform16";
+/// The operator key of every test service (the bootstrap key, acting as `bootstrap`).
+pub const OPERATOR_KEY: &str = "lra_test-operator-key-000000000000";
+/// A viewer key of every test service, named `ana`.
+pub const VIEWER_KEY: &str = "lra_test-viewer-key-0000000000000000";
 
 /// Where a test keeps its data: the store, and the cache in front of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,6 +225,12 @@ pub fn test_config(store_url: &str) -> Config {
     c.password.iterations = 1;
     c.password.threads = 2;
     c.session.shards = 2;
+    c.admin.bootstrap_key = OPERATOR_KEY.into();
+    c.admin.keys = vec![lares::config::AdminKey {
+        name: "ana".into(),
+        role: lares::config::AdminRole::Viewer,
+        sha256: lares::domain::admin::key_hash(VIEWER_KEY),
+    }];
     c
 }
 
@@ -290,6 +300,34 @@ impl TestApp {
     pub async fn grpc(&self) -> AccountInterfaceClient<Channel> {
         let url = format!("http://{}", self.running().grpc_external);
         AccountInterfaceClient::connect(url).await.unwrap()
+    }
+
+    /// An admin REST call on internal HTTP with `key` (none: no credential); answers the
+    /// status and the JSON body (`null` when there is none).
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(method, self.internal_url(path));
+        if let Some(key) = key {
+            req = req.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// A channel to internal gRPC.
+    pub async fn internal_channel(&self) -> Channel {
+        let url = format!("http://{}", self.running().grpc_internal);
+        Channel::from_shared(url).unwrap().connect().await.unwrap()
     }
 
     /// Registers `username` with a standard password; answers the LoginInfo JSON.
