@@ -5,6 +5,8 @@ use std::{env, error::Error, path::PathBuf};
 
 const PROTOS: &[&str] = &[
     "proto/lares/account/v1/account.proto",
+    "proto/lares/account/v1/service.proto",
+    "proto/lares/account/admin/v1/admin.proto",
     "proto/gate/intra/v1/auth_token.proto",
     "proto/lares/gate/v1/validator.proto",
 ];

@@ -23,6 +23,7 @@ use crate::store::write_behind::{Drain, WriteBehind};
 use crate::store::{self, Store};
 use crate::telemetry::Metrics;
 
+pub mod seed;
 mod wiring;
 
 /// A running service and the addresses it listens on.
@@ -76,6 +77,12 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
     let (keys, warnings) = config.keys()?;
     for warning in warnings {
         tracing::warn!("{warning}");
+    }
+    if config.admin.keys.is_empty() && config.admin.bootstrap_key.is_empty() {
+        tracing::warn!(
+            "no admin keys are configured (admin.keys, LARES__ADMIN__BOOTSTRAP_KEY): every admin \
+             call will be refused"
+        );
     }
     let listeners = Listeners::bind(config)?;
     let s = &config.store;

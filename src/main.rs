@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use lares::config::Config;
+use lares::app::seed::SeedQa;
+use lares::config::{Admin, AdminKey, AdminRole, Config};
 use lares::domain::clock::SystemClock;
 
 /// Account and session service for game backends.
@@ -15,8 +16,38 @@ use lares::domain::clock::SystemClock;
 struct Cli {
     /// TOML configuration file. Default: configs/lares.toml when it exists, else built-in
     /// defaults. Every key can be overridden by LARES__<SECTION>__<KEY>.
-    #[arg(long, env = "LARES_CONFIG")]
+    #[arg(long, env = "LARES_CONFIG", global = true)]
     config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Serve (the default).
+    Serve,
+    /// Print a new admin key and the `admin.keys` entry that accepts it.
+    AdminKey {
+        /// Who will hold the key (the audit log's actor).
+        #[arg(long)]
+        name: String,
+        /// viewer or operator.
+        #[arg(long, default_value = "viewer")]
+        role: AdminRole,
+    },
+    /// Create (or reset) QA accounts <prefix>1..<prefix><count> with a default colour, in the
+    /// configured store. Refused in the prod profile.
+    SeedQa {
+        #[arg(long, default_value_t = 10)]
+        count: u32,
+        #[arg(long, default_value = "qa")]
+        color: String,
+        #[arg(long, default_value = "qa")]
+        prefix: String,
+        /// Their password; one is generated and printed when not given.
+        #[arg(long, env = "LARES_QA_PASSWORD")]
+        password: Option<String>,
+    },
 }
 
 const DEFAULT_CONFIG: &str = "configs/lares.toml";
@@ -28,6 +59,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::AdminKey { name, role }) = &cli.command {
+        return admin_key(name, *role);
+    }
     let file = cli
         .config
         .or_else(|| Some(PathBuf::from(DEFAULT_CONFIG)).filter(|p| p.is_file()));
@@ -44,7 +78,23 @@ fn main() -> ExitCode {
         .thread_name("lares-io")
         .build();
     match runtime {
-        Ok(runtime) => runtime.block_on(serve(config)),
+        Ok(runtime) => match cli.command {
+            Some(Command::SeedQa {
+                count,
+                color,
+                prefix,
+                password,
+            }) => {
+                let seed = SeedQa {
+                    prefix,
+                    count,
+                    color,
+                    password,
+                };
+                runtime.block_on(seed_qa(config, seed))
+            }
+            _ => runtime.block_on(serve(config)),
+        },
         Err(err) => {
             eprintln!("lares: cannot start the runtime: {err}");
             ExitCode::FAILURE
@@ -73,6 +123,51 @@ async fn serve(config: Config) -> ExitCode {
     tracing::info!("shutting down");
     running.shutdown().await;
     ExitCode::SUCCESS
+}
+
+fn admin_key(name: &str, role: AdminRole) -> ExitCode {
+    let key = lares::domain::admin::new_key();
+    let entry = AdminKey {
+        name: name.to_owned(),
+        role,
+        sha256: lares::domain::admin::key_hash(&key),
+    };
+    let check = Admin {
+        bootstrap_key: String::new(),
+        keys: vec![entry.clone()],
+    };
+    if let Err(err) = check.validate() {
+        eprintln!("lares: {err}");
+        return ExitCode::from(2);
+    }
+    println!("key (give it to {name}; it is not stored anywhere): {key}");
+    println!("config entry for configs/lares.toml:");
+    println!();
+    println!("[[admin.keys]]");
+    println!("name = \"{}\"", entry.name);
+    println!("role = \"{}\"", entry.role.as_str());
+    println!("sha256 = \"{}\"", entry.sha256);
+    ExitCode::SUCCESS
+}
+
+async fn seed_qa(config: Config, seed: SeedQa) -> ExitCode {
+    let now = lares::domain::clock::Clock::now_ms(&SystemClock);
+    match lares::app::seed::seed_qa(&config, &seed, now).await {
+        Ok(done) => {
+            println!(
+                "seed-qa: {} created, {} updated ({}1..{}{}), colour {}",
+                done.created, done.updated, seed.prefix, seed.prefix, seed.count, seed.color
+            );
+            if seed.password.is_none() {
+                println!("password: {}", done.password);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("lares: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// The store's kind, for the log: URLs may carry passwords.

@@ -20,6 +20,12 @@ pub mod lares {
             tonic::include_proto!("lares.account.v1");
             include!(concat!(env!("OUT_DIR"), "/lares.account.v1.serde.rs"));
         }
+        pub mod admin {
+            pub mod v1 {
+                tonic::include_proto!("lares.account.admin.v1");
+                include!(concat!(env!("OUT_DIR"), "/lares.account.admin.v1.serde.rs"));
+            }
+        }
     }
     pub mod gate {
         pub mod v1 {
@@ -29,6 +35,8 @@ pub mod lares {
     }
 }
 
+/// The account admin API (`lares.account.admin.v1`).
+pub use self::lares::account::admin::v1 as account_admin;
 /// The client API (`lares.account.v1`).
 pub use self::lares::account::v1 as account;
 /// Token validation and revocations for gateways (`lares.gate.v1`).

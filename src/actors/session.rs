@@ -11,11 +11,11 @@ use actix::prelude::*;
 use dashmap::DashMap;
 
 use super::SessionDeps;
-use super::steps::{Step, authenticate, logout, open, rotate};
+use super::steps::{Step, authenticate, logout, open, revoke, rotate};
 use crate::domain::Result;
 use crate::domain::credentials::SessionCredential;
 use crate::domain::ids::{AccountId, SessionId};
-use crate::domain::session::Session;
+use crate::domain::session::{RevokeReason, Session};
 
 /// A credential and handshake token just issued.
 #[derive(Debug, Clone)]
@@ -69,6 +69,20 @@ pub struct Logout {
     pub credential: SessionCredential,
     pub all: bool,
 }
+
+/// Ends sessions of the account on an operator's word: one family, or (`session` none) all of
+/// them. Answers the ids ended now.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<Vec<SessionId>>")]
+pub struct Revoke {
+    pub session: Option<SessionId>,
+    pub reason: RevokeReason,
+}
+
+/// The account's own fields changed (such as its colour): read them again when next needed.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<()>")]
+pub struct AccountChanged;
 
 /// A running actor as the registry knows it. The registry holds the only lasting address, so
 /// removing the entry (the idle sweep does) stops the actor once its last message is answered.
@@ -198,6 +212,33 @@ impl Handler<Authenticate> for SessionActor {
         let (deps, account) = (self.deps.clone(), self.account);
         let work = async move { authenticate(&deps, account, cached, msg).await };
         AtomicResponse::new(Box::pin(work.into_actor(self).map(cache_result)))
+    }
+}
+
+impl Handler<Revoke> for SessionActor {
+    type Result = AtomicResponse<Self, Result<Vec<SessionId>>>;
+
+    fn handle(&mut self, msg: Revoke, _ctx: &mut Self::Context) -> Self::Result {
+        let cached = msg.session.as_ref().and_then(|id| self.cached(id));
+        let (deps, account, all) = (self.deps.clone(), self.account, msg.session.is_none());
+        let work = async move { revoke(&deps, account, cached, msg).await };
+        AtomicResponse::new(Box::pin(work.into_actor(self).map(
+            move |step, act, ctx| {
+                if all && step.0.is_ok() {
+                    act.sessions.clear();
+                }
+                cache_result(step, act, ctx)
+            },
+        )))
+    }
+}
+
+impl Handler<AccountChanged> for SessionActor {
+    type Result = Result<()>;
+
+    fn handle(&mut self, _: AccountChanged, _ctx: &mut Self::Context) -> Self::Result {
+        self.account_color = None;
+        Ok(())
     }
 }
 

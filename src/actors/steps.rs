@@ -2,7 +2,7 @@
 //! dependencies and the actor's cached copy, answering a result and the copy to cache.
 
 use super::SessionDeps;
-use super::session::{Authenticate, Issued, Logout, Rotate};
+use super::session::{Authenticate, Issued, Logout, Revoke, Rotate};
 use crate::config::SingleSession;
 use crate::domain::credentials::SessionCredential;
 use crate::domain::gray::Ask;
@@ -269,6 +269,46 @@ pub async fn logout(
     }
     match end(deps, &mut session, RevokeReason::Logout).await {
         Ok(()) => (Ok(()), Some(session)),
+        Err(err) => (Err(err), None),
+    }
+}
+
+/// Ends one family (answering `NOT_FOUND` when the account has no such family) or all of them,
+/// and tells the gateways.
+pub async fn revoke(
+    deps: &SessionDeps,
+    account: AccountId,
+    cached: Option<Session>,
+    msg: Revoke,
+) -> Step<Vec<SessionId>> {
+    let Some(id) = msg.session else {
+        let now = deps.clock.now_ms();
+        return match deps.data.revoke_account(account, msg.reason, now).await {
+            Ok(ids) => {
+                announce(deps, account, ids.clone(), msg.reason).await;
+                (Ok(ids), None)
+            }
+            Err(err) => (Err(err), None),
+        };
+    };
+    let found = match cached {
+        Some(session) => Some(session),
+        None => match deps.data.session(account, &id).await {
+            Ok(found) => found,
+            Err(err) => return (Err(err), None),
+        },
+    };
+    let Some(mut session) = found.filter(|s| s.account == account) else {
+        return (
+            Err(Error::not_found("the account has no such session")),
+            None,
+        );
+    };
+    if session.revoked.is_some() {
+        return (Ok(Vec::new()), Some(session));
+    }
+    match end(deps, &mut session, msg.reason).await {
+        Ok(()) => (Ok(vec![id]), Some(session)),
         Err(err) => (Err(err), None),
     }
 }

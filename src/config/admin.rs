@@ -5,7 +5,19 @@ use serde::{Deserialize, Serialize};
 use super::{ConfigError, invalid};
 
 /// What an admin key may do. An operator may do everything a viewer may.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AdminRole {
     /// Reads accounts, sessions, notices, the audit log and sign-in events.

@@ -3,11 +3,9 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
 
 use tonic::{Request, Response, Status};
 
-use super::status::to_status;
 use crate::domain::Result;
 use crate::proto::account as pb;
 use crate::proto::account::account_interface_server::AccountInterface;
@@ -30,20 +28,7 @@ impl AccountGrpc {
         method: &'static str,
         work: impl Future<Output = Result<T>>,
     ) -> std::result::Result<Response<T>, Status> {
-        let started = Instant::now();
-        let result = work.await;
-        let outcome = match &result {
-            Ok(_) => "OK".to_owned(),
-            Err(err) => format!("{:?}", tonic::Code::from_i32(err.reason.grpc_code())),
-        };
-        self.metrics.observe(
-            "grpc",
-            method,
-            "POST",
-            outcome,
-            started.elapsed().as_secs_f64(),
-        );
-        result.map(Response::new).map_err(to_status)
+        super::observed(&self.metrics, method, work).await
     }
 }
 

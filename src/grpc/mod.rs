@@ -17,9 +17,12 @@ use tonic::transport::server::TcpIncoming;
 use tower::util::MapResponseLayer;
 
 use self::accounts::AccountGrpc;
+use self::admin::{AccountLookupGrpc, AdminGrpc};
 use self::gate::GateGrpc;
 use crate::domain::{Error, Reason};
 use crate::proto::account::account_interface_server::AccountInterfaceServer;
+use crate::proto::account::account_service_server::AccountServiceServer;
+use crate::proto::account_admin::account_admin_server::AccountAdminServer;
 use crate::proto::validator::token_validator_server::TokenValidatorServer;
 use crate::service::Service;
 use crate::telemetry::Metrics;
@@ -58,12 +61,21 @@ pub async fn serve_internal(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), tonic::transport::Error> {
     let gate = GateGrpc::new(
-        parts.service,
-        parts.metrics,
+        parts.service.clone(),
+        parts.metrics.clone(),
         parts.subscriber_buffer,
         parts.slow_subscriber,
     );
     let gate = TokenValidatorServer::new(gate).max_decoding_message_size(parts.message_limit);
+    let limit = parts.message_limit;
+    let admin =
+        AccountAdminServer::new(AdminGrpc::new(parts.service.clone(), parts.metrics.clone()))
+            .max_decoding_message_size(limit);
+    let lookup = AccountServiceServer::new(AccountLookupGrpc::new(
+        parts.service.clone(),
+        parts.metrics.clone(),
+    ))
+    .max_decoding_message_size(limit);
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter
         .set_serving::<AccountInterfaceServer<AccountGrpc>>()
@@ -82,10 +94,34 @@ pub async fn serve_internal(
     builder()
         .layer(MapResponseLayer::new(bad_input_is_invalid_argument))
         .add_service(gate)
+        .add_service(admin)
+        .add_service(lookup)
         .add_service(health)
         .add_optional_service(reflection)
         .serve_with_incoming_shutdown(incoming(listener), shutdown)
         .await
+}
+
+/// Runs one operation, counts and times it under `method`, and maps its answer.
+pub(crate) async fn observed<T>(
+    metrics: &Metrics,
+    method: &'static str,
+    work: impl Future<Output = crate::domain::Result<T>>,
+) -> Result<tonic::Response<T>, tonic::Status> {
+    let started = std::time::Instant::now();
+    let result = work.await;
+    let outcome = match &result {
+        Ok(_) => "OK".to_owned(),
+        Err(err) => format!("{:?}", tonic::Code::from_i32(err.reason.grpc_code())),
+    };
+    metrics.observe(
+        "grpc",
+        method,
+        "POST",
+        outcome,
+        started.elapsed().as_secs_f64(),
+    );
+    result.map(tonic::Response::new).map_err(status::to_status)
 }
 
 fn builder() -> Server {

@@ -18,7 +18,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/health/live", web::get().to(live))
         .route("/health/ready", web::get().to(ready))
         .route("/metrics", web::get().to(metrics))
-        .route("/.well-known/jwks.json", web::get().to(jwks));
+        .route("/.well-known/jwks.json", web::get().to(jwks))
+        .configure(super::admin::routes);
 }
 
 async fn live() -> impl Responder {

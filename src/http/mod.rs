@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{Next, from_fn};
+use actix_web::middleware::{Condition, Next, from_fn};
 use actix_web::web::{self, Data};
 use actix_web::{App, HttpServer};
 
@@ -35,18 +35,19 @@ pub struct HttpParts {
 
 /// The external server: the client API. Must be called inside an actix `System`.
 pub fn external(parts: HttpParts, listener: TcpListener) -> std::io::Result<Server> {
-    serve(parts, listener, accounts::routes)
+    serve(parts, listener, accounts::routes, false)
 }
 
-/// The internal server: health and metrics. Must be called inside an actix `System`.
+/// The internal server: health, metrics, JWKS and the admin API. Must be called inside an actix `System`.
 pub fn internal(parts: HttpParts, listener: TcpListener) -> std::io::Result<Server> {
-    serve(parts, listener, internal::routes)
+    serve(parts, listener, internal::routes, true)
 }
 
 fn serve(
     parts: HttpParts,
     listener: TcpListener,
     routes: fn(&mut web::ServiceConfig),
+    admin: bool,
 ) -> std::io::Result<Server> {
     let (workers, grace) = (parts.workers, parts.shutdown_grace);
     let server = HttpServer::new(move || {
@@ -54,6 +55,7 @@ fn serve(
             .app_data(Data::new(parts.service.clone()))
             .app_data(Data::new(parts.metrics.clone()))
             .app_data(Data::new(parts.limits))
+            .wrap(Condition::new(admin, from_fn(admin::gate)))
             .wrap(from_fn(observe))
             .configure(routes)
             .default_service(web::to(not_found))

@@ -13,7 +13,7 @@ impl Service {
         &self,
         authorization: Option<&str>,
         need: AdminRole,
-        action: &'static str,
+        action: &str,
     ) -> Result<Caller> {
         let keys = &self.inner.admin_keys;
         keys.authorize(authorization, need)

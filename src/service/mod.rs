@@ -2,6 +2,7 @@
 //! answers the response message or an [`Error`], so HTTP and gRPC cannot drift apart.
 
 mod admin;
+mod admin_accounts;
 mod device;
 mod gate;
 mod login;

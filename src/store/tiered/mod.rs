@@ -465,6 +465,17 @@ impl Tiered {
         }
     }
 
+    /// Replaces the cached copy of an account just changed in the store (best effort; cached
+    /// copies expire within the lookup TTL regardless).
+    pub async fn remember_account(&self, account: &Account) {
+        if !self.cache_usable().await {
+            return;
+        }
+        if let Err(err) = self.cache.put_account(account).await {
+            self.cache_failed(&err);
+        }
+    }
+
     /// An account by id, from the cache or else the store.
     pub async fn account(&self, id: AccountId) -> Result<Option<Account>> {
         if self.cache_usable().await {
