@@ -89,6 +89,16 @@ fn start_with(
     dir: &std::path::Path,
     env: &[(&str, String)],
 ) -> (Child, mpsc::Receiver<String>, String) {
+    let (child, lines, fields) = start_serving(dir, env);
+    let addr = fields["http_external"].as_str().unwrap().to_owned();
+    (child, lines, addr)
+}
+
+/// Starts the binary; answers it, its log lines and the fields of its start-up line.
+fn start_serving(
+    dir: &std::path::Path,
+    env: &[(&str, String)],
+) -> (Child, mpsc::Receiver<String>, Value) {
     let mut command = lares();
     for (key, value) in env {
         command.env(key, value);
@@ -123,8 +133,8 @@ fn start_with(
             }
         });
     }
-    match serving_address(&rx) {
-        Some(addr) => (child, rx, addr),
+    match serving_fields(&rx) {
+        Some(fields) => (child, rx, fields),
         None => {
             let _ = child.kill();
             let _ = child.wait();
@@ -133,8 +143,8 @@ fn start_with(
     }
 }
 
-/// Reads log lines until the start-up line; answers the external HTTP address in it.
-fn serving_address(lines: &mpsc::Receiver<String>) -> Option<String> {
+/// Reads log lines until the start-up line; answers its fields (the listening addresses).
+fn serving_fields(lines: &mpsc::Receiver<String>) -> Option<Value> {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let left = deadline.checked_duration_since(std::time::Instant::now())?;
@@ -143,7 +153,7 @@ fn serving_address(lines: &mpsc::Receiver<String>) -> Option<String> {
             continue;
         };
         if entry["fields"]["message"] == "lares is serving" {
-            return entry["fields"]["http_external"].as_str().map(str::to_owned);
+            return Some(entry["fields"].clone());
         }
     }
 }
@@ -329,4 +339,58 @@ async fn platform_refusals_are_logged_with_a_reason_and_no_secret() {
     for secret in [forged.as_str(), foreign.as_str(), FACEBOOK_APP_SECRET] {
         assert!(!log.contains(secret), "a secret reached the log");
     }
+}
+
+#[test]
+fn admin_key_prints_a_key_and_the_entry_that_accepts_it() {
+    let output = lares()
+        .args(["admin-key", "--name", "ops.team", "--role", "operator"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let key = stdout
+        .lines()
+        .find_map(|l| l.split_once("): ").map(|(_, k)| k.trim().to_owned()))
+        .expect("the key is printed");
+    let hash = lares::domain::admin::key_hash(&key);
+    assert!(stdout.contains(&format!("sha256 = \"{hash}\"")), "{stdout}");
+    assert!(stdout.contains("role = \"operator\"") && stdout.contains("name = \"ops.team\""));
+    let bad = lares()
+        .args(["admin-key", "--name", "two words"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn denied_admin_calls_are_security_events_without_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = "bootstrap-key-from-the-environment-0001";
+    let env = [("LARES__ADMIN__BOOTSTRAP_KEY", key.to_owned())];
+    let (mut child, lines, fields) = start_serving(dir.path(), &env);
+    let internal = fields["http_internal"].as_str().unwrap();
+    let http = reqwest::Client::new();
+    let url = format!("http://{internal}/admin/accounts");
+    let wrong = "lra_a-wrong-key-that-must-not-be-logged";
+    let denied = http.get(&url).bearer_auth(wrong).send().await.unwrap();
+    assert_eq!(denied.status().as_u16(), 401);
+    let allowed = http.get(&url).bearer_auth(key).send().await.unwrap();
+    assert_eq!(allowed.status().as_u16(), 200);
+    let mut log = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !log.contains("admin_denied") && std::time::Instant::now() < deadline {
+        if let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) {
+            log.push_str(&line);
+            log.push('\n');
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    log.extend(lines.try_iter().map(|l| l + "\n"));
+    assert!(log.contains("admin_denied"), "{log}");
+    assert!(
+        !log.contains(wrong) && !log.contains(key),
+        "a key reached the log"
+    );
 }

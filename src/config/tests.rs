@@ -282,3 +282,34 @@ fn platform_settings_are_validated_by_key() {
     config.platform.apple.private_key = "-----BEGIN PRIVATE KEY-----".into();
     assert!(!format!("{config:?}").contains("BEGIN PRIVATE KEY"));
 }
+
+#[test]
+fn admin_keys_are_validated_and_the_bootstrap_key_is_redacted() {
+    Jail::expect_with(|jail| {
+        let key = "b".repeat(32);
+        jail.set_env("LARES__ADMIN__BOOTSTRAP_KEY", &key);
+        let c = load_in(jail, None).unwrap();
+        assert_eq!(c.admin.bootstrap_key, key);
+        assert!(!format!("{c:?}").contains(&key), "redacted in Debug");
+        jail.set_env("LARES__ADMIN__BOOTSTRAP_KEY", "short");
+        let err = load_in(jail, None).unwrap_err().to_string();
+        assert!(err.contains("admin.bootstrap_key"), "{err}");
+        jail.set_env("LARES__ADMIN__BOOTSTRAP_KEY", "");
+        let hash = "ab".repeat(32);
+        let good =
+            format!("[[admin.keys]]\nname = \"ana\"\nrole = \"viewer\"\nsha256 = \"{hash}\"\n");
+        let c = load_in(jail, Some(&good)).unwrap();
+        assert_eq!(c.admin.keys[0].role, AdminRole::Viewer);
+        for bad in [
+            good.replace(&hash, "AB"),
+            good.replace("viewer", "root"),
+            good.replace("ana", "bootstrap"),
+            good.replace("ana", "a b"),
+            format!("{good}{good}"),
+        ] {
+            let err = load_in(jail, Some(&bad)).unwrap_err().to_string();
+            assert!(err.contains("admin"), "{bad}: {err}");
+        }
+        Ok(())
+    });
+}
