@@ -241,15 +241,6 @@ impl From<SummaryRow> for SessionSummary {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn like_prefix_escapes_wildcards() {
-        assert_eq!(super::like_prefix("a_b%c\\"), "a\\_b\\%c\\\\%");
-        assert_eq!(super::like_prefix("qa"), "qa%");
-    }
-}
-
 /// Appends the filters, order and limit of an account search. `ts` names the SQL function
 /// that turns milliseconds into the store's time (empty where times are milliseconds).
 pub(super) fn push_account_filters<DB>(qb: &mut sqlx::QueryBuilder<DB>, q: &AccountQuery, ts: &str)
@@ -329,4 +320,13 @@ where
     }
     qb.push(" ORDER BY id DESC LIMIT ")
         .push_bind(i64::from(q.limit));
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn like_prefix_escapes_wildcards() {
+        assert_eq!(super::like_prefix("a_b%c\\"), "a\\_b\\%c\\\\%");
+        assert_eq!(super::like_prefix("qa"), "qa%");
+    }
 }
