@@ -68,7 +68,7 @@ async fn dev_ping(svc: Data<Service>, req: HttpRequest) -> Reply<pb::DevPingResp
 
 /// One parameter of a form-encoded query string, refusing text that is not UTF-8 (a lossy
 /// decoder would quietly turn it into replacement characters).
-fn query_param(query: &str, name: &str) -> Result<Option<String>, ApiError> {
+pub(crate) fn query_param(query: &str, name: &str) -> Result<Option<String>, ApiError> {
     for pair in query.split('&') {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         if key != name {
