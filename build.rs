@@ -9,6 +9,8 @@ const PROTOS: &[&str] = &[
     "proto/lares/account/admin/v1/admin.proto",
     "proto/gate/intra/v1/auth_token.proto",
     "proto/lares/gate/v1/validator.proto",
+    "proto/lares/notice/v1/notice.proto",
+    "proto/lares/notice/admin/v1/notice_admin.proto",
 ];
 
 fn main() -> Result<(), Box<dyn Error>> {

@@ -18,6 +18,7 @@ use crate::grpc::{self, GrpcParts};
 use crate::http::{self, HttpParts, body::Limits};
 use crate::service::{Parts, Service};
 use crate::store::cache::Cache;
+use crate::store::notice_board::Refresher;
 use crate::store::revocations::Hub;
 use crate::store::write_behind::{Drain, WriteBehind};
 use crate::store::{self, Store};
@@ -42,6 +43,7 @@ pub struct Running {
     write_behind: WriteBehind,
     drain: Option<Drain>,
     drain_deadline: Duration,
+    notices: Option<Refresher>,
     grace: Duration,
 }
 
@@ -122,6 +124,8 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         spawn_server("grpc_external", external),
         spawn_server("grpc_internal", internal),
     ];
+    let reload = Duration::from_millis(config.notices.reload_ms);
+    let notices = data.notices.clone().start(reload);
     Ok(Running {
         http_external: addrs[0],
         grpc_external: addrs[1],
@@ -137,6 +141,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         write_behind: data.tiered.write_behind().clone(),
         drain: Some(data.drain),
         drain_deadline: Duration::from_secs(config.write_behind.drain_timeout_secs),
+        notices: Some(notices),
         grace: Duration::from_secs(config.server.shutdown_grace_secs),
     })
 }
@@ -237,7 +242,8 @@ impl Running {
     }
 
     /// Stops accepting, lets in-flight requests finish within the grace period, stops the
-    /// actors and closes the store. A drain that overruns the grace period is logged.
+    /// actors and the notice reloads, and closes the store. A drain that overruns the grace
+    /// period is logged.
     pub async fn shutdown(mut self) {
         let _ = self.stop_grpc.send(true);
         let http = futures_util::future::join_all(self.http.iter().map(|h| h.stop(true)));
@@ -254,6 +260,9 @@ impl Running {
         }
         if let Some(actix) = self.actix.take() {
             let _ = tokio::task::spawn_blocking(move || actix.join()).await;
+        }
+        if let Some(notices) = self.notices.take() {
+            notices.stop().await;
         }
         if let Some(drain) = self.drain.take() {
             drain.drain(self.drain_deadline).await;

@@ -37,6 +37,7 @@ pub struct Config {
     pub gray: crate::domain::gray::GrayRules,
     pub platform: Platform,
     pub admin: Admin,
+    pub notices: Notices,
 }
 
 /// Reads a text value that the environment may have spelled as a number or a boolean
@@ -141,6 +142,12 @@ impl Config {
         }
         self.validate_gateway()?;
         self.platform.validate(self.label.profile)?;
+        if !(100..=3_600_000).contains(&self.notices.reload_ms) {
+            return Err(invalid(
+                "notices.reload_ms",
+                "must be between 100 and 3600000",
+            ));
+        }
         self.admin.validate()
     }
 

@@ -33,6 +33,18 @@ pub mod lares {
             include!(concat!(env!("OUT_DIR"), "/lares.gate.v1.serde.rs"));
         }
     }
+    pub mod notice {
+        pub mod v1 {
+            tonic::include_proto!("lares.notice.v1");
+            include!(concat!(env!("OUT_DIR"), "/lares.notice.v1.serde.rs"));
+        }
+        pub mod admin {
+            pub mod v1 {
+                tonic::include_proto!("lares.notice.admin.v1");
+                include!(concat!(env!("OUT_DIR"), "/lares.notice.admin.v1.serde.rs"));
+            }
+        }
+    }
 }
 
 /// The account admin API (`lares.account.admin.v1`).
@@ -41,6 +53,10 @@ pub use self::lares::account::admin::v1 as account_admin;
 pub use self::lares::account::v1 as account;
 /// Token validation and revocations for gateways (`lares.gate.v1`).
 pub use self::lares::gate::v1 as validator;
+/// The notice admin API (`lares.notice.admin.v1`).
+pub use self::lares::notice::admin::v1 as notice_admin;
+/// Notices for clients (`lares.notice.v1`).
+pub use self::lares::notice::v1 as notice;
 
 /// Serialised descriptors of every proto file, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("lares_descriptor");

@@ -22,6 +22,7 @@ use crate::service::Parts;
 use crate::store::Store;
 use crate::store::cache::{Cache, MemoryCache, RedisCache};
 use crate::store::creator::Creator;
+use crate::store::notice_board::NoticeBoard;
 use crate::store::revocations::Hub;
 use crate::store::tiered::{Tiered, TieredParts};
 use crate::store::write_behind::{Drain, Settings, WriteBehind};
@@ -34,10 +35,12 @@ pub struct Data {
     pub cache: Arc<dyn Cache>,
     pub drain: Drain,
     pub creator: Creator,
+    /// The notices clients are served from, loaded.
+    pub notices: Arc<NoticeBoard>,
 }
 
-/// Connects the cache and starts the write-behind and group-commit tasks on the current
-/// runtime.
+/// Connects the cache, starts the write-behind and group-commit tasks on the current runtime,
+/// and loads the notices.
 pub async fn open_data(
     config: &Config,
     store: Arc<dyn Store>,
@@ -64,6 +67,11 @@ pub async fn open_data(
         queue: w.queue,
         drain: Duration::from_secs(w.drain_timeout_secs),
     };
+    let notices = Arc::new(NoticeBoard::new(store.clone(), clock.clone()));
+    notices
+        .reload()
+        .await
+        .context("store.url: cannot load the notices")?;
     let (write_behind, drain) = WriteBehind::start(store.clone(), settings, metrics.clone());
     let s = &config.store;
     let creator = Creator::start(
@@ -92,6 +100,7 @@ pub async fn open_data(
         cache,
         drain,
         creator,
+        notices,
     })
 }
 
@@ -168,5 +177,6 @@ pub fn service_parts(
         platforms: Arc::new(platforms),
         platform_sealer,
         admin_keys: AdminKeys::new(&config.admin),
+        notices: data.notices.clone(),
     })
 }

@@ -300,6 +300,21 @@ impl Default for Revocations {
     }
 }
 
+/// The notices clients are served from memory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Notices {
+    /// Milliseconds between reloads of the notices from the store, which is how changes made on
+    /// other nodes arrive (a node's own changes show at once). 100 to 3600000. Default 5000.
+    pub reload_ms: u64,
+}
+
+impl Default for Notices {
+    fn default() -> Self {
+        Notices { reload_ms: 5000 }
+    }
+}
+
 impl Default for Token {
     fn default() -> Self {
         Token {

@@ -73,6 +73,12 @@ fn bad_values_name_their_key() {
         assert!(err.contains("session.absolute_secs"), "{err}");
         Ok(())
     });
+    Jail::expect_with(|jail| {
+        jail.set_env("LARES__NOTICES__RELOAD_MS", "10");
+        let err = load_in(jail, None).unwrap_err().to_string();
+        assert!(err.contains("notices.reload_ms"), "{err}");
+        Ok(())
+    });
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! The domain: accounts, credentials, tokens and their rules. No I/O and no transport types;
-//! everything above builds on it.
+//! The domain: accounts, credentials, tokens, notices and their rules. No I/O and no transport
+//! types; everything above builds on it.
 
 pub mod access;
 pub mod admin;
@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod error;
 pub mod gray;
 pub mod ids;
+pub mod notice;
 pub mod password;
 pub mod random;
 pub mod session;

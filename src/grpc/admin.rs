@@ -51,7 +51,8 @@ impl AdminGrpc {
     }
 }
 
-fn auth<T>(req: &Request<T>) -> Option<&str> {
+/// The `authorization` metadata of a call, if it is text.
+pub(crate) fn auth<T>(req: &Request<T>) -> Option<&str> {
     req.metadata()
         .get("authorization")
         .and_then(|v| v.to_str().ok())

@@ -1,10 +1,11 @@
-//! The gRPC edge (tonic): the client API on the external listener; the gateway service, gRPC
-//! health and reflection on the internal one. Messages over the configured limit, or that do not decode, are refused
-//! with `INVALID_ARGUMENT`.
+//! The gRPC edge (tonic): the client API and notices on the external listener; the gateway
+//! service, the notice admin API, gRPC health and reflection on the internal one. Messages over
+//! the configured limit, or that do not decode, are refused with `INVALID_ARGUMENT`.
 
 pub mod accounts;
 pub mod admin;
 pub mod gate;
+pub mod notices;
 pub mod status;
 
 use std::future::Future;
@@ -19,10 +20,13 @@ use tower::util::MapResponseLayer;
 use self::accounts::AccountGrpc;
 use self::admin::{AccountLookupGrpc, AdminGrpc};
 use self::gate::GateGrpc;
+use self::notices::NoticeGrpc;
 use crate::domain::{Error, Reason};
 use crate::proto::account::account_interface_server::AccountInterfaceServer;
 use crate::proto::account::account_service_server::AccountServiceServer;
 use crate::proto::account_admin::account_admin_server::AccountAdminServer;
+use crate::proto::notice::notice_interface_server::NoticeInterfaceServer;
+use crate::proto::notice_admin::notice_admin_server::NoticeAdminServer;
 use crate::proto::validator::token_validator_server::TokenValidatorServer;
 use crate::service::Service;
 use crate::telemetry::Metrics;
@@ -37,29 +41,35 @@ pub struct GrpcParts {
     pub slow_subscriber: Duration,
 }
 
-/// Serves the client API until `shutdown` completes, then drains in-flight calls.
+/// Serves the client API and notices until `shutdown` completes, then drains in-flight calls.
 pub async fn serve_external(
     parts: GrpcParts,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), tonic::transport::Error> {
     let limit = parts.message_limit;
+    let notices = NoticeGrpc::new(parts.service.clone(), parts.metrics.clone());
+    let notices = NoticeInterfaceServer::new(notices).max_decoding_message_size(limit);
     let accounts = AccountInterfaceServer::new(AccountGrpc::new(parts.service, parts.metrics))
         .max_decoding_message_size(limit);
     builder()
         .layer(MapResponseLayer::new(bad_input_is_invalid_argument))
         .add_service(accounts)
+        .add_service(notices)
         .serve_with_incoming_shutdown(incoming(listener), shutdown)
         .await
 }
 
-/// Serves the gateway service, gRPC health (`grpc.health.v1`) and reflection until `shutdown`
-/// completes.
+/// Serves the gateway service, the notice admin API, gRPC health (`grpc.health.v1`) and
+/// reflection until `shutdown` completes.
 pub async fn serve_internal(
     parts: GrpcParts,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), tonic::transport::Error> {
+    let notice_admin = NoticeGrpc::new(parts.service.clone(), parts.metrics.clone());
+    let notice_admin =
+        NoticeAdminServer::new(notice_admin).max_decoding_message_size(parts.message_limit);
     let gate = GateGrpc::new(
         parts.service.clone(),
         parts.metrics.clone(),
@@ -96,6 +106,7 @@ pub async fn serve_internal(
         .add_service(gate)
         .add_service(admin)
         .add_service(lookup)
+        .add_service(notice_admin)
         .add_service(health)
         .add_optional_service(reflection)
         .serve_with_incoming_shutdown(incoming(listener), shutdown)

@@ -1,4 +1,5 @@
-//! Internal HTTP: health for orchestrators, Prometheus metrics, and the JWKS of access tokens.
+//! Internal HTTP: health for orchestrators, Prometheus metrics, the JWKS of access tokens, and
+//! admin REST.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,6 +8,7 @@ use actix_web::web::{self, Data};
 use actix_web::{HttpResponse, Responder};
 
 use super::error::ApiError;
+use super::notices;
 use crate::domain::Error;
 use crate::service::Service;
 use crate::telemetry::Metrics;
@@ -19,7 +21,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/health/ready", web::get().to(ready))
         .route("/metrics", web::get().to(metrics))
         .route("/.well-known/jwks.json", web::get().to(jwks))
-        .configure(super::admin::routes);
+        .configure(super::admin::routes)
+        .configure(notices::admin_routes);
 }
 
 async fn live() -> impl Responder {

@@ -1,11 +1,13 @@
-//! The HTTP edge (actix-web): the client API on the external listener; health and metrics on
-//! the internal one. Every response, error or not, is counted and timed by route.
+//! The HTTP edge (actix-web): the client API and notices on the external listener; health,
+//! metrics and admin REST on the internal one. Every response, error or not, is counted and
+//! timed by route.
 
 pub mod accounts;
 pub mod admin;
 pub mod body;
 pub mod error;
 pub mod internal;
+pub mod notices;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -33,12 +35,18 @@ pub struct HttpParts {
     pub shutdown_grace: Duration,
 }
 
-/// The external server: the client API. Must be called inside an actix `System`.
+/// The external server: the client API and notices. Must be called inside an actix `System`.
 pub fn external(parts: HttpParts, listener: TcpListener) -> std::io::Result<Server> {
-    serve(parts, listener, accounts::routes, false)
+    serve(parts, listener, external_routes, false)
 }
 
-/// The internal server: health, metrics, JWKS and the admin API. Must be called inside an actix `System`.
+fn external_routes(cfg: &mut web::ServiceConfig) {
+    accounts::routes(cfg);
+    notices::routes(cfg);
+}
+
+/// The internal server: health, metrics, JWKS and the admin REST API. Must be called inside an
+/// actix `System`.
 pub fn internal(parts: HttpParts, listener: TcpListener) -> std::io::Result<Server> {
     serve(parts, listener, internal::routes, true)
 }

@@ -6,6 +6,7 @@ mod admin_accounts;
 mod device;
 mod gate;
 mod login;
+mod notices;
 mod platform;
 mod session;
 
@@ -26,6 +27,7 @@ use crate::domain::{Error, Result};
 use crate::platform::Platforms;
 use crate::proto::account::{DevPingRequest, DevPingResponse};
 use crate::store::creator::Creator;
+use crate::store::notice_board::NoticeBoard;
 
 /// Facts about the caller that the edges extract.
 #[derive(Debug, Clone, Default)]
@@ -57,6 +59,7 @@ struct Inner {
     platforms: Arc<Platforms>,
     platform_sealer: Sealer,
     admin_keys: AdminKeys,
+    notices: Arc<NoticeBoard>,
 }
 
 /// Everything a [`Service`] is built from besides its actor shards.
@@ -73,6 +76,8 @@ pub struct Parts {
     pub platform_sealer: Sealer,
     /// Who may call the admin API.
     pub admin_keys: AdminKeys,
+    /// The notices clients are served from.
+    pub notices: Arc<NoticeBoard>,
 }
 
 /// Longest DevPing message echoed.
@@ -91,6 +96,7 @@ impl Service {
             platforms,
             platform_sealer,
             admin_keys,
+            notices,
         } = parts;
         Service {
             inner: Arc::new(Inner {
@@ -105,6 +111,7 @@ impl Service {
                 platforms,
                 platform_sealer,
                 admin_keys,
+                notices,
             }),
         }
     }

@@ -2,7 +2,8 @@
 //! sits behind the [`Store`] trait with a PostgreSQL and an SQLite implementation, both applying
 //! their migrations when opened. Above it: the hot-state cache (`cache`), the tiered view that
 //! reads the cache first and falls back to the store (`tiered`), group-committed account
-//! creation (`creator`) and the write-behind queue (`write_behind`).
+//! creation (`creator`), the write-behind queue (`write_behind`) and the in-memory board of
+//! notices that clients are served from (`notice_board`).
 
 use std::sync::Arc;
 
@@ -16,6 +17,8 @@ pub mod admin;
 pub mod cache;
 pub mod creator;
 mod error;
+pub mod notice_board;
+pub mod notices;
 mod postgres;
 mod records;
 pub mod revocations;
@@ -32,7 +35,7 @@ pub use records::{
 pub use sqlite::SqliteStore;
 
 #[async_trait]
-pub trait Store: admin::AdminStore + Send + Sync + 'static {
+pub trait Store: admin::AdminStore + notices::NoticeStore + Send + Sync + 'static {
     /// Answers when the store can serve queries.
     async fn ping(&self) -> StoreResult<()>;
 

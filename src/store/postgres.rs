@@ -2,6 +2,7 @@
 //! `lares_ms` SQL functions of the first migration.
 
 mod admin;
+mod notices;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;

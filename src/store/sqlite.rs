@@ -4,6 +4,7 @@
 //! integer milliseconds.
 
 mod admin;
+mod notices;
 
 use std::str::FromStr;
 use std::time::Duration;

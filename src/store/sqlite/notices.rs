@@ -1,0 +1,144 @@
+//! The notice queries on SQLite.
+
+use async_trait::async_trait;
+use const_format::concatcp;
+use sqlx::{QueryBuilder, Sqlite};
+
+use super::SqliteStore;
+use crate::domain::clock::Millis;
+use crate::domain::notice::{Notice, NoticeFields, NoticeId};
+use crate::store::StoreResult;
+use crate::store::admin::AuditEntry;
+use crate::store::notices::{NoticeQuery, NoticeRow, NoticeStore, push_notice_filters};
+
+const COLUMNS: &str = "id, title, content, sort, start_at AS start_ms, end_at AS end_ms, \
+    locale, created_at AS created_ms, updated_at AS updated_ms";
+
+const INSERT_AUDIT: &str =
+    "INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)";
+
+#[async_trait]
+impl NoticeStore for SqliteStore {
+    async fn upcoming_notices(&self, now: Millis, limit: u32) -> StoreResult<Vec<Notice>> {
+        const SQL: &str = concatcp!(
+            "SELECT ",
+            COLUMNS,
+            " FROM notices WHERE end_at > ?1 \
+             ORDER BY sort DESC, start_at DESC, id DESC LIMIT ?2"
+        );
+        let rows: Vec<NoticeRow> = sqlx::query_as(SQL)
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(Notice::from).collect())
+    }
+
+    async fn notices(&self, q: &NoticeQuery) -> StoreResult<Vec<Notice>> {
+        let mut qb =
+            QueryBuilder::<Sqlite>::new(concatcp!("SELECT ", COLUMNS, " FROM notices WHERE 1"));
+        push_notice_filters(&mut qb, q);
+        let rows: Vec<NoticeRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(Notice::from).collect())
+    }
+
+    async fn notice(&self, id: NoticeId) -> StoreResult<Option<Notice>> {
+        const SQL: &str = concatcp!("SELECT ", COLUMNS, " FROM notices WHERE id = ?1");
+        let row: Option<NoticeRow> = sqlx::query_as(SQL)
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(Notice::from))
+    }
+
+    async fn create_notice(
+        &self,
+        fields: &NoticeFields,
+        audit: &AuditEntry,
+    ) -> StoreResult<Notice> {
+        const SQL: &str = concatcp!(
+            "INSERT INTO notices (title, content, sort, start_at, end_at, locale, created_at, \
+             updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) RETURNING ",
+            COLUMNS
+        );
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let row: NoticeRow = bind_fields(sqlx::query_as(SQL), fields)
+            .bind(audit.at_ms)
+            .fetch_one(&mut *tx)
+            .await?;
+        let notice = Notice::from(row);
+        let target = format!("{}{}", audit.target, notice.id);
+        append_audit(&mut tx, audit, &target).await?;
+        tx.commit().await?;
+        Ok(notice)
+    }
+
+    async fn update_notice(
+        &self,
+        id: NoticeId,
+        fields: &NoticeFields,
+        audit: &AuditEntry,
+    ) -> StoreResult<Option<Notice>> {
+        const SQL: &str = concatcp!(
+            "UPDATE notices SET title = ?1, content = ?2, sort = ?3, start_at = ?4, end_at = ?5, \
+             locale = ?6, updated_at = ?7 WHERE id = ?8 RETURNING ",
+            COLUMNS
+        );
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let row: Option<NoticeRow> = bind_fields(sqlx::query_as(SQL), fields)
+            .bind(audit.at_ms)
+            .bind(id.0)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        append_audit(&mut tx, audit, &audit.target).await?;
+        tx.commit().await?;
+        Ok(Some(row.into()))
+    }
+
+    async fn delete_notice(&self, id: NoticeId, audit: &AuditEntry) -> StoreResult<bool> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let deleted = sqlx::query("DELETE FROM notices WHERE id = ?1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        if deleted.rows_affected() == 0 {
+            return Ok(false);
+        }
+        append_audit(&mut tx, audit, &audit.target).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+type SqliteQueryAs<'q> = sqlx::query::QueryAs<'q, Sqlite, NoticeRow, sqlx::sqlite::SqliteArguments>;
+
+/// Binds the six fields, in column order, as `?1` to `?6`.
+fn bind_fields<'q>(query: SqliteQueryAs<'q>, f: &'q NoticeFields) -> SqliteQueryAs<'q> {
+    query
+        .bind(&f.title)
+        .bind(&f.content)
+        .bind(f.sort)
+        .bind(f.start_ms)
+        .bind(f.end_ms)
+        .bind(&f.locale)
+}
+
+/// Appends `audit` about `target` within the change's transaction.
+async fn append_audit(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    audit: &AuditEntry,
+    target: &str,
+) -> StoreResult<()> {
+    sqlx::query(INSERT_AUDIT)
+        .bind(audit.at_ms)
+        .bind(&audit.actor)
+        .bind(&audit.action)
+        .bind(target)
+        .bind(&audit.detail)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
