@@ -25,18 +25,28 @@ const DETAIL_COLUMNS: &str = concatcp!(
 const INSERT_AUDIT: &str = "INSERT INTO audit_log (at, actor, action, target, detail) \
     VALUES (lares_ts($1), $2, $3, $4, $5)";
 
+/// Writes `e` as an audit record about `target`, through the pool or within a change's
+/// transaction.
+pub(super) async fn insert_audit<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    e: &AuditEntry,
+    target: &str,
+) -> StoreResult<()> {
+    sqlx::query(INSERT_AUDIT)
+        .bind(e.at_ms)
+        .bind(&e.actor)
+        .bind(&e.action)
+        .bind(target)
+        .bind(&e.detail)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 #[async_trait]
 impl AdminStore for PgStore {
     async fn append_audit(&self, e: &AuditEntry) -> StoreResult<()> {
-        sqlx::query(INSERT_AUDIT)
-            .bind(e.at_ms)
-            .bind(&e.actor)
-            .bind(&e.action)
-            .bind(&e.target)
-            .bind(&e.detail)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        insert_audit(&self.pool, e, &e.target).await
     }
 
     async fn audit_log(&self, q: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {
@@ -115,14 +125,7 @@ impl AdminStore for PgStore {
         let Some(row) = query.fetch_optional(&mut *tx).await? else {
             return Ok(None);
         };
-        sqlx::query(INSERT_AUDIT)
-            .bind(audit.at_ms)
-            .bind(&audit.actor)
-            .bind(&audit.action)
-            .bind(&audit.target)
-            .bind(&audit.detail)
-            .execute(&mut *tx)
-            .await?;
+        insert_audit(&mut *tx, audit, &audit.target).await?;
         tx.commit().await?;
         Ok(Some(row.into()))
     }

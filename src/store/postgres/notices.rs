@@ -5,6 +5,7 @@ use const_format::concatcp;
 use sqlx::{Postgres, QueryBuilder};
 
 use super::PgStore;
+use super::admin::insert_audit;
 use crate::domain::clock::Millis;
 use crate::domain::notice::{Notice, NoticeFields, NoticeId};
 use crate::store::StoreResult;
@@ -14,9 +15,6 @@ use crate::store::notices::{NoticeQuery, NoticeRow, NoticeStore, push_notice_fil
 const COLUMNS: &str = "id, title, content, sort, lares_ms(start_at) AS start_ms, \
     lares_ms(end_at) AS end_ms, locale, lares_ms(created_at) AS created_ms, \
     lares_ms(updated_at) AS updated_ms";
-
-const INSERT_AUDIT: &str = "INSERT INTO audit_log (at, actor, action, target, detail) \
-    VALUES (lares_ts($1), $2, $3, $4, $5)";
 
 #[async_trait]
 impl NoticeStore for PgStore {
@@ -73,7 +71,7 @@ impl NoticeStore for PgStore {
             .await?;
         let notice = Notice::from(row);
         let target = format!("{}{}", audit.target, notice.id);
-        append_audit(&mut tx, audit, &target).await?;
+        insert_audit(&mut *tx, audit, &target).await?;
         tx.commit().await?;
         Ok(notice)
     }
@@ -99,7 +97,7 @@ impl NoticeStore for PgStore {
         let Some(row) = row else {
             return Ok(None);
         };
-        append_audit(&mut tx, audit, &audit.target).await?;
+        insert_audit(&mut *tx, audit, &audit.target).await?;
         tx.commit().await?;
         Ok(Some(row.into()))
     }
@@ -113,7 +111,7 @@ impl NoticeStore for PgStore {
         if deleted.rows_affected() == 0 {
             return Ok(false);
         }
-        append_audit(&mut tx, audit, &audit.target).await?;
+        insert_audit(&mut *tx, audit, &audit.target).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -130,21 +128,4 @@ fn bind_fields<'q>(query: PgQueryAs<'q>, f: &'q NoticeFields) -> PgQueryAs<'q> {
         .bind(f.start_ms)
         .bind(f.end_ms)
         .bind(&f.locale)
-}
-
-/// Appends `audit` about `target` within the change's transaction.
-async fn append_audit(
-    tx: &mut sqlx::Transaction<'_, Postgres>,
-    audit: &AuditEntry,
-    target: &str,
-) -> StoreResult<()> {
-    sqlx::query(INSERT_AUDIT)
-        .bind(audit.at_ms)
-        .bind(&audit.actor)
-        .bind(&audit.action)
-        .bind(target)
-        .bind(&audit.detail)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }

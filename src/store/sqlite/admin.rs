@@ -23,18 +23,28 @@ const DETAIL_COLUMNS: &str = "a.id, a.zone, a.username, a.password_hash, a.defau
 const INSERT_AUDIT: &str =
     "INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)";
 
+/// Writes `e` as an audit record about `target`, through the pool or within a change's
+/// transaction.
+pub(super) async fn insert_audit<'e>(
+    db: impl sqlx::SqliteExecutor<'e>,
+    e: &AuditEntry,
+    target: &str,
+) -> StoreResult<()> {
+    sqlx::query(INSERT_AUDIT)
+        .bind(e.at_ms)
+        .bind(&e.actor)
+        .bind(&e.action)
+        .bind(target)
+        .bind(&e.detail)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 #[async_trait]
 impl AdminStore for SqliteStore {
     async fn append_audit(&self, e: &AuditEntry) -> StoreResult<()> {
-        sqlx::query(INSERT_AUDIT)
-            .bind(e.at_ms)
-            .bind(&e.actor)
-            .bind(&e.action)
-            .bind(&e.target)
-            .bind(&e.detail)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        insert_audit(&self.pool, e, &e.target).await
     }
 
     async fn audit_log(&self, q: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {
@@ -119,14 +129,7 @@ impl AdminStore for SqliteStore {
         let Some(row) = query.fetch_optional(&mut *tx).await? else {
             return Ok(None);
         };
-        sqlx::query(INSERT_AUDIT)
-            .bind(audit.at_ms)
-            .bind(&audit.actor)
-            .bind(&audit.action)
-            .bind(&audit.target)
-            .bind(&audit.detail)
-            .execute(&mut *tx)
-            .await?;
+        insert_audit(&mut *tx, audit, &audit.target).await?;
         tx.commit().await?;
         Ok(Some(row.into()))
     }

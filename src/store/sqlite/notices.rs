@@ -5,6 +5,7 @@ use const_format::concatcp;
 use sqlx::{QueryBuilder, Sqlite};
 
 use super::SqliteStore;
+use super::admin::insert_audit;
 use crate::domain::clock::Millis;
 use crate::domain::notice::{Notice, NoticeFields, NoticeId};
 use crate::store::StoreResult;
@@ -13,9 +14,6 @@ use crate::store::notices::{NoticeQuery, NoticeRow, NoticeStore, push_notice_fil
 
 const COLUMNS: &str = "id, title, content, sort, start_at AS start_ms, end_at AS end_ms, \
     locale, created_at AS created_ms, updated_at AS updated_ms";
-
-const INSERT_AUDIT: &str =
-    "INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)";
 
 #[async_trait]
 impl NoticeStore for SqliteStore {
@@ -68,7 +66,7 @@ impl NoticeStore for SqliteStore {
             .await?;
         let notice = Notice::from(row);
         let target = format!("{}{}", audit.target, notice.id);
-        append_audit(&mut tx, audit, &target).await?;
+        insert_audit(&mut *tx, audit, &target).await?;
         tx.commit().await?;
         Ok(notice)
     }
@@ -93,7 +91,7 @@ impl NoticeStore for SqliteStore {
         let Some(row) = row else {
             return Ok(None);
         };
-        append_audit(&mut tx, audit, &audit.target).await?;
+        insert_audit(&mut *tx, audit, &audit.target).await?;
         tx.commit().await?;
         Ok(Some(row.into()))
     }
@@ -107,7 +105,7 @@ impl NoticeStore for SqliteStore {
         if deleted.rows_affected() == 0 {
             return Ok(false);
         }
-        append_audit(&mut tx, audit, &audit.target).await?;
+        insert_audit(&mut *tx, audit, &audit.target).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -124,21 +122,4 @@ fn bind_fields<'q>(query: SqliteQueryAs<'q>, f: &'q NoticeFields) -> SqliteQuery
         .bind(f.start_ms)
         .bind(f.end_ms)
         .bind(&f.locale)
-}
-
-/// Appends `audit` about `target` within the change's transaction.
-async fn append_audit(
-    tx: &mut sqlx::Transaction<'_, Sqlite>,
-    audit: &AuditEntry,
-    target: &str,
-) -> StoreResult<()> {
-    sqlx::query(INSERT_AUDIT)
-        .bind(audit.at_ms)
-        .bind(&audit.actor)
-        .bind(&audit.action)
-        .bind(target)
-        .bind(&audit.detail)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }
