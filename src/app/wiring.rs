@@ -67,7 +67,11 @@ pub async fn open_data(
         queue: w.queue,
         drain: Duration::from_secs(w.drain_timeout_secs),
     };
-    let notices = Arc::new(NoticeBoard::new(store.clone(), clock.clone()));
+    let notices = Arc::new(NoticeBoard::new(
+        store.clone(),
+        cache.clone(),
+        clock.clone(),
+    ));
     notices
         .reload()
         .await

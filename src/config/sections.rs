@@ -304,8 +304,9 @@ impl Default for Revocations {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Notices {
-    /// Milliseconds between reloads of the notices from the store, which is how changes made on
-    /// other nodes arrive (a node's own changes show at once). 100 to 3600000. Default 5000.
+    /// Milliseconds between reloads of the notices from the store whatever Redis says (a node's
+    /// own changes show at once, other nodes' within a second through Redis). 100 to 3600000.
+    /// Default 5000.
     pub reload_ms: u64,
 }
 

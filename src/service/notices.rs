@@ -128,14 +128,14 @@ impl Service {
         self.inner.deps.data.store().as_ref()
     }
 
-    /// After a committed change: logs it and reloads the board, so this node's clients see it
-    /// at once. A failed reload leaves the old board until the next periodic one.
+    /// After a committed change: logs it, tells the other nodes and reloads the board, so this
+    /// node's clients see it at once. A failed reload leaves the old board until the next one.
     async fn notices_changed(&self, audit: &AuditEntry) {
         tracing::info!(
             target: "lares::audit", actor = %audit.actor, action = %audit.action,
             target_id = %audit.target, "admin action"
         );
-        self.inner.notices.refresh().await;
+        self.inner.notices.changed().await;
     }
 }
 

@@ -196,6 +196,17 @@ pub trait Cache: Send + Sync + 'static {
         }))
     }
 
+    /// The version of the notices, which every notice change raises, so that other nodes
+    /// sharing the cache reload theirs. A cache that serves one node has nothing to tell.
+    async fn notices_version(&self) -> CacheResult<i64> {
+        Ok(0)
+    }
+
+    /// Raises the version of the notices after a change has committed.
+    async fn bump_notices(&self) -> CacheResult<()> {
+        Ok(())
+    }
+
     /// Closes connections at shutdown.
     async fn close(&self) {}
 }

@@ -283,6 +283,10 @@ impl RedisCache {
         format!("{}revocations", self.prefix)
     }
 
+    fn notices_key(&self) -> String {
+        format!("{}notices:version", self.prefix)
+    }
+
     fn account_key(&self, account: AccountId) -> String {
         format!("{}:acct", self.account_tag(account))
     }
@@ -557,6 +561,23 @@ impl Cache for RedisCache {
 
     fn shared(&self) -> bool {
         true
+    }
+
+    async fn notices_version(&self) -> CacheResult<i64> {
+        let version: Option<i64> = self
+            .client()
+            .get(self.notices_key())
+            .await
+            .map_err(failed)?;
+        Ok(version.unwrap_or(0))
+    }
+
+    async fn bump_notices(&self) -> CacheResult<()> {
+        self.client()
+            .incr::<i64, _>(self.notices_key())
+            .await
+            .map_err(failed)?;
+        Ok(())
     }
 
     async fn ping(&self) -> CacheResult<()> {
