@@ -39,8 +39,6 @@ async fn readme_admin_walkthrough_works_as_written() {
     let app = TestApp::start(Backend::Sqlite).await;
     let player = app.register("player_7").await;
     let account = player["accountId"].as_str().unwrap().to_owned();
-    // Live sessions are listed from the store, where the session arrives one flush later.
-    app.settle().await;
     let stdout = run(
         block("<!-- admin walkthrough -->"),
         vec![

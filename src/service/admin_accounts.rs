@@ -95,7 +95,7 @@ impl Service {
         let store = self.inner.deps.data.store();
         let identities = store.identities(id).await?;
         let now = self.inner.deps.clock.now_ms();
-        let sessions = store.live_sessions(id, now).await?;
+        let sessions = self.inner.deps.data.live_sessions(id, now).await?;
         Ok(pb::AccountView {
             account: Some(self.admin_view(&detail)),
             identities: identities

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use super::{Account, AccountStatus, StoreResult};
 use crate::domain::clock::Millis;
 use crate::domain::ids::AccountId;
+use crate::domain::session::Session;
 
 /// One admin action, as the audit log keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -237,6 +238,18 @@ impl From<SummaryRow> for SessionSummary {
             created_ms: r.created_ms,
             expires_ms: r.expires_ms,
             absolute_ms: r.absolute_ms,
+        }
+    }
+}
+
+impl From<&Session> for SessionSummary {
+    fn from(s: &Session) -> Self {
+        SessionSummary {
+            id: s.id.to_string(),
+            generation: s.generation,
+            created_ms: s.created_ms,
+            expires_ms: s.expires_ms,
+            absolute_ms: s.absolute_ms,
         }
     }
 }

@@ -203,6 +203,10 @@ impl Cache for MemoryCache {
         Ok(())
     }
 
+    async fn session_ids(&self, account: AccountId) -> CacheResult<Vec<SessionId>> {
+        Ok(self.families(account))
+    }
+
     async fn revoke_account(
         &self,
         account: AccountId,

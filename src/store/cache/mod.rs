@@ -55,6 +55,9 @@ pub trait Cache: Send + Sync + 'static {
         revocation: Revocation,
     ) -> CacheResult<()>;
 
+    /// The ids of the account's session families the cache holds (live or not).
+    async fn session_ids(&self, account: AccountId) -> CacheResult<Vec<SessionId>>;
+
     /// Marks every cached family of an account revoked; answers their ids.
     async fn revoke_account(
         &self,

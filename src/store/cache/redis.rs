@@ -663,6 +663,16 @@ impl Cache for RedisCache {
         Ok(())
     }
 
+    async fn session_ids(&self, account: AccountId) -> CacheResult<Vec<SessionId>> {
+        use fred::interfaces::SetsInterface;
+        let ids: Vec<String> = self
+            .client()
+            .smembers(self.index_key(account))
+            .await
+            .map_err(failed)?;
+        Ok(ids.iter().filter_map(|id| SessionId::parse(id)).collect())
+    }
+
     async fn revoke_account(
         &self,
         account: AccountId,

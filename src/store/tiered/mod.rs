@@ -7,7 +7,7 @@
 //! older, so that it cannot answer with a stale copy, and the cache is used again. No restart is
 //! needed either way.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
@@ -15,7 +15,8 @@ use tokio::sync::Mutex as AsyncMutex;
 
 mod gate;
 
-use super::cache::{Cache, CacheError, Cas, Nonce};
+use super::admin::SessionSummary;
+use super::cache::{Cache, CacheError, CacheResult, Cas, Nonce};
 use super::write_behind::{Record, WriteBehind};
 use super::{Account, Store};
 use crate::domain::Result;
@@ -26,6 +27,8 @@ use crate::telemetry::Metrics;
 
 /// Families changed in the store while the cache was away, remembered at most.
 const DIRTY_MAX: usize = 100_000;
+/// Most live families listed for an account.
+pub const LIVE_MAX: usize = 100;
 /// Longest wait for the write-behind queue when falling back to the store.
 const CATCH_UP_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -474,6 +477,52 @@ impl Tiered {
         if let Err(err) = self.cache.put_account(account).await {
             self.cache_failed(&err);
         }
+    }
+
+    /// The account's live session families (at most [`LIVE_MAX`], newest first): the store's
+    /// copies, overridden by the cache's, which are newer (a family opened, rotated or ended
+    /// within the last write-behind interval is in the cache first).
+    pub async fn live_sessions(
+        &self,
+        account: AccountId,
+        now: Millis,
+    ) -> Result<Vec<SessionSummary>> {
+        let stored = self.store.live_sessions(account, now).await?;
+        let mut live: HashMap<String, SessionSummary> =
+            stored.into_iter().map(|s| (s.id.clone(), s)).collect();
+        if self.cache_usable().await {
+            match self.cached_families(account).await {
+                Ok(cached) => {
+                    for family in cached {
+                        let id = family.id.to_string();
+                        if family.revoked.is_some()
+                            || family.expires_ms <= now
+                            || family.absolute_ms <= now
+                        {
+                            live.remove(&id);
+                        } else {
+                            live.insert(id, SessionSummary::from(&family));
+                        }
+                    }
+                }
+                Err(err) => self.cache_failed(&err),
+            }
+        }
+        let mut live: Vec<SessionSummary> = live.into_values().collect();
+        live.sort_by(|a, b| b.created_ms.cmp(&a.created_ms).then(a.id.cmp(&b.id)));
+        live.truncate(LIVE_MAX);
+        Ok(live)
+    }
+
+    /// The account's families as the cache holds them, up to [`LIVE_MAX`] of them.
+    async fn cached_families(&self, account: AccountId) -> CacheResult<Vec<Session>> {
+        let mut families = Vec::new();
+        for id in self.cache.session_ids(account).await?.iter().take(LIVE_MAX) {
+            if let Some(family) = self.cache.session(account, id).await? {
+                families.push(family);
+            }
+        }
+        Ok(families)
     }
 
     /// An account by id, from the cache or else the store.
