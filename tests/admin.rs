@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::{Backend, OPERATOR_KEY, PASSWORD, TestApp, VIEWER_KEY, session_body};
@@ -174,14 +173,7 @@ async fn keys_and_roles_are_checked_on_both_edges() {
 async fn a_ban_ends_sessions_and_sign_in(backend: Backend) {
     let app = TestApp::start(backend).await;
     // With Redis, a second node watches the revocation stream; otherwise the same node.
-    let second = match backend {
-        Backend::Redis => Some(
-            lares::app::start(&app.config, Arc::new(app.clock.clone()))
-                .await
-                .unwrap(),
-        ),
-        _ => None,
-    };
+    let second = app.another_node_if_shared(backend).await;
     let watch_addr = second
         .as_ref()
         .map_or(app.running().grpc_internal, |s| s.grpc_internal);

@@ -215,14 +215,7 @@ async fn kick_older_revokes_and_tells_subscribers(backend: Backend) {
     })
     .await;
     // With Redis, a second node shares the revocation stream; otherwise the same node.
-    let second = match backend {
-        Backend::Redis => Some(
-            lares::app::start(&app.config, Arc::new(app.clock.clone()))
-                .await
-                .unwrap(),
-        ),
-        _ => None,
-    };
+    let second = app.another_node_if_shared(backend).await;
     let watch_addr = second
         .as_ref()
         .map_or(app.running().grpc_internal, |s| s.grpc_internal);
@@ -416,9 +409,7 @@ async fn tokens_taken_together_are_each_accepted_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn simultaneous_presentations_on_two_nodes_accept_once() {
     let app = TestApp::start(Backend::Redis).await;
-    let second = lares::app::start(&app.config, Arc::new(app.clock.clone()))
-        .await
-        .unwrap();
+    let second = app.another_node().await;
     let mut clients = [
         validator(app.running().grpc_internal).await,
         validator(second.grpc_internal).await,
@@ -458,9 +449,7 @@ async fn a_redis_restart_does_not_reopen_tokens() {
         c.cache.retry_after_ms = 100;
     })
     .await;
-    let second = lares::app::start(&app.config, Arc::new(app.clock.clone()))
-        .await
-        .unwrap();
+    let second = app.another_node().await;
     let mut nodes = [
         validator(app.running().grpc_internal).await,
         validator(second.grpc_internal).await,

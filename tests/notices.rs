@@ -751,9 +751,7 @@ async fn other_nodes_changes_arrive_by_reload(backend: Backend) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_reach_other_nodes_through_redis() {
     let app = TestApp::start_with(Backend::Redis, |c| c.notices.reload_ms = 3_600_000).await;
-    let other = lares::app::start(&app.config, std::sync::Arc::new(app.clock.clone()))
-        .await
-        .unwrap();
+    let other = app.another_node().await;
     let list_on_other = || async {
         let url = format!("http://{}/notices/v1/list", other.http_external);
         let body: Value = app

@@ -272,6 +272,21 @@ impl TestApp {
         }
     }
 
+    /// Another node on the same configuration (store, cache, key prefix) and clock.
+    pub async fn another_node(&self) -> Running {
+        lares::app::start(&self.config, Arc::new(self.clock.clone()))
+            .await
+            .expect("second node starts")
+    }
+
+    /// With Redis, another node; otherwise none (the in-process cache serves one node).
+    pub async fn another_node_if_shared(&self, backend: Backend) -> Option<Running> {
+        match backend {
+            Backend::Redis => Some(self.another_node().await),
+            _ => None,
+        }
+    }
+
     pub fn running(&self) -> &Running {
         self.running.as_ref().expect("running")
     }
