@@ -174,6 +174,15 @@ impl Pending {
         flush.logins = keys.iter().filter_map(|k| self.logins.remove(k)).collect();
         let room = (limit - flush.len()).min(self.events.len());
         flush.events = self.events.drain(..room).collect();
+        // Every node writes rows in the same order, so that two nodes flushing at once wait for
+        // each other instead of deadlocking.
+        flush
+            .sessions
+            .sort_unstable_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+        flush
+            .revocations
+            .sort_unstable_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        flush.logins.sort_unstable_by_key(|l| l.account.0);
         flush
     }
 

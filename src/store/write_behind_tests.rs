@@ -77,3 +77,32 @@ fn batches_are_bounded_and_failed_ones_come_back() {
     pending.restore(batch);
     assert_eq!(pending.len(), 20);
 }
+
+#[test]
+fn batches_hold_rows_in_key_order() {
+    let mut pending = Pending::default();
+    for i in [7, 3, 9, 1, 5, 8, 2] {
+        pending.add(Record::Login(LastLogin {
+            account: AccountId(i),
+            ip: None,
+            at_ms: 1,
+        }));
+        let copy = family(0);
+        pending.add(Record::Revoked(
+            copy.id.clone(),
+            Revocation {
+                reason: RevokeReason::Logout,
+                at_ms: 1,
+            },
+        ));
+        pending.add(Record::Session(copy));
+    }
+    let batch = pending.take(100);
+    let accounts: Vec<i64> = batch.logins.iter().map(|l| l.account.0).collect();
+    assert_eq!(accounts, [1, 2, 3, 5, 7, 8, 9]);
+    let ids: Vec<&str> = batch.sessions.iter().map(|s| s.id.as_str()).collect();
+    assert!(ids.is_sorted(), "{ids:?}");
+    let revoked: Vec<&str> = batch.revocations.iter().map(|r| r.0.as_str()).collect();
+    assert!(revoked.is_sorted(), "{revoked:?}");
+    assert_eq!(ids.len(), 7);
+}
